@@ -1,0 +1,103 @@
+# flowrec build: BPF objects and skeletons, both binaries, tests, benchmarks.
+#
+#   make            build/flowrec and build/flowq
+#   make deps       install build and test dependencies from Debian's archive
+#   make record     build, then record into ./flowrec-data until Ctrl-C
+#   make test       build, then run unit and end-to-end tests, plain and under ASan+UBSan
+#   make bench      side-by-side overhead measurements (not a test)
+#   SANITIZE=1      build everything with -fsanitize=address,undefined
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+BUILD    ?= build
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ilib -I$(BUILD)
+LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lpthread
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
+REC_SRCS := $(wildcard recorder/*.c)
+REC_OBJS := $(REC_SRCS:%.c=$(BUILD)/%.o)
+Q_SRCS   := $(wildcard query/*.c)
+Q_OBJS   := $(Q_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS:= $(wildcard tests/unit/*.c)
+UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+                  libsqlite3-dev libpcap-dev libcmocka-dev pkg-config
+DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools
+
+.PHONY: all deps record test unit e2e bench clean
+all: $(BUILD)/flowrec $(BUILD)/flowq
+
+# Quick when everything is present: dpkg-query first, apt-get only for what is missing.
+deps:
+	@missing=$$(for p in $(DEB_BUILD_DEPS) $(DEB_TEST_DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# vmlinux.h is generated from the build machine's BTF (see docs/architecture.md).
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c include/flowrec.h $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD) -c $< -o $@
+	llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# schema.sql is compiled in, so the binaries carry the schema they migrate to.
+$(BUILD)/schema_sql.c: schema/schema.sql
+	@mkdir -p $(@D)
+	{ echo '/* generated from schema/schema.sql */'; echo 'const char fr_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/recorder/%.o: recorder/%.c $(BUILD)/flowrec.skel.h $(wildcard include/*.h lib/*.h recorder/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h query/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/flowrec: $(REC_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/flowq: $(Q_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+record: deps all
+	./$(BUILD)/flowrec --data ./flowrec-data -v
+
+unit: $(UNIT_BINS)
+	tests/run-unit $(UNIT_BINS)
+
+# Every test, then again with ASan+UBSan in a separate build tree; one summary line at the end.
+test: deps
+	tests/run-all
+
+bench: deps all
+	bench/run
+
+clean:
+	rm -rf $(BUILD) build-san

@@ -1,0 +1,147 @@
+/*
+ * Structures shared by the BPF programs (bpf/flowrec.bpf.c) and the recorder in user space.
+ *
+ * Both sides compile this file: the BPF side against vmlinux.h, user space against
+ * <linux/types.h>. Everything here is fixed-size and explicitly padded so the two compilers
+ * agree on the layout.
+ *
+ * Ports are kept in host byte order; addresses as raw network-order bytes (an IPv4 address
+ * sits in addr[0]). Times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns); user space adds
+ * the realtime offset before anything reaches the database.
+ */
+#ifndef FLOWREC_H
+#define FLOWREC_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define FR_COMM_LEN 16
+
+/* Map sizes. A full map is counted (FR_STAT_*), never silent. */
+#define FR_MAX_FLOWS   262144
+#define FR_MAX_OWNERS  262144
+#define FR_MAX_PENDING 16384
+
+enum fr_direction {
+	FR_DIR_UNKNOWN = 0,
+	FR_DIR_OUT = 1, /* this host's socket initiated: connect, or first packet sent */
+	FR_DIR_IN = 2,  /* accepted, or first packet received */
+};
+
+/* Who a socket belongs to. Filled in process context (socket creation, connect, send,
+ * accept) where the task is current, and looked up from softirq where it is not. */
+struct fr_identity {
+	__u64 cgroup_id;
+	__u64 proc_start_ns; /* start of the thread-group leader: (pid, start) names a process */
+	__u32 pid;           /* thread-group id, as seen from the initial pid namespace */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 netns; /* inode of the network namespace */
+	__u32 _pad;
+	char comm[FR_COMM_LEN];
+};
+
+/* fr_owner.flags */
+#define FR_OWNER_UNCONNECTED 1 /* a UDP socket that sent or received without connect() */
+
+/* Value of the owners map, keyed by socket cookie. */
+struct fr_owner {
+	struct fr_identity id;
+	__u8 dir_hint; /* enum fr_direction, or 0: take the first packet's direction */
+	__u8 flags;
+	__u8 _pad[6];
+};
+
+/* One flow: a socket and one remote endpoint. For TCP and connected UDP that is the socket;
+ * an unconnected UDP socket has one flow per remote address and port. */
+struct fr_flow_key {
+	__u64 cookie;
+	__u32 raddr[4];
+	__u16 rport;
+	__u8 family; /* 4 or 6 */
+	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP */
+	__u32 _pad;
+};
+
+/* fr_flow.flags */
+#define FR_FLOW_STATE_CB 1 /* sockops will report TCP_CLOSE: sock_release leaves it alone */
+
+/* Value of the flows map. Counters are updated with atomic adds from every CPU. */
+struct fr_flow {
+	__u64 start_ns;
+	__u64 last_ns;
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u64 packets_out;
+	__u64 packets_in;
+	__u32 laddr[4];
+	__u16 lport;
+	__u8 direction;
+	__u8 flags;
+	__u32 _pad;
+};
+
+/* Packets of a TCP handshake seen on the listening socket, before the accepted socket
+ * exists; moved into its flow when sockops reports the passive open. */
+struct fr_pending_key {
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u16 lport;
+	__u16 rport;
+	__u32 family;
+};
+
+struct fr_pending {
+	__u64 listener_cookie;
+	__u64 start_ns;
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u64 packets_out;
+	__u64 packets_in;
+};
+
+enum fr_event_type {
+	FR_EV_FLOW_OPEN = 1,    /* key, flow, id */
+	FR_EV_FLOW_END = 2,     /* key, flow (final counters), ts = close time */
+	FR_EV_OWNER = 3,        /* key.cookie, id: the socket changed hands (accept) */
+	FR_EV_SOCK_RELEASE = 4, /* key.cookie, ts: user space ends this socket's other flows */
+};
+
+/* The one record type of the events ring buffer. */
+struct fr_event {
+	__u32 type;
+	__u32 _pad;
+	__u64 ts_ns;
+	struct fr_flow_key key;
+	struct fr_flow flow;
+	struct fr_identity id;
+};
+
+/* Per-CPU counters of the stats array. Everything lost is counted here. */
+enum fr_stat {
+	FR_STAT_RINGBUF_FULL = 0, /* events dropped: ring buffer full */
+	FR_STAT_FLOWS_FULL,       /* flows not tracked: flows map full */
+	FR_STAT_OWNERS_FULL,      /* sockets not attributed: owners map full */
+	FR_STAT_PENDING_FULL,     /* handshake packets not counted: pending map full */
+	FR_STAT_UNOWNED_PACKETS,  /* packets of sockets with no known owner (closed, or unseen) */
+	FR_STAT_MAX,
+};
+
+/* A socket found by the startup iterator (iter/task_file), written with bpf_seq_write. */
+struct fr_iter_sock {
+	__u64 cookie;
+	__u64 task_cgroup_id;
+	struct fr_identity id;
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 proto;
+	__u8 state; /* TCP state, 10 = LISTEN */
+	__u8 _pad;
+};
+
+#endif /* FLOWREC_H */

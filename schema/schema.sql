@@ -1,0 +1,89 @@
+-- flowrec database schema, version 1.
+--
+-- This file is compiled into both binaries. The recorder applies it to a new database and
+-- migrates older ones (lib/db.c); flowq only reads. PRAGMA user_version holds the version.
+-- Column names are a contract: later versions add columns and tables, never rename.
+--
+-- Conventions:
+--   * Times are INTEGER nanoseconds since the Unix epoch, UTC (columns ending in _ns, except
+--     durations, which say so).
+--   * Addresses are text in inet_ntop form ('10.0.0.1', '::1'); ports are integers.
+--   * netns is the inode number of the network namespace, as `readlink /proc/PID/ns/net`
+--     prints it ('net:[4026531840]' -> 4026531840).
+--   * pid is the thread-group id and tid the thread id, both as seen from the initial pid
+--     namespace.
+
+-- One row per start of the recorder.
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,  -- run number, 1, 2, ...
+    start_ns        INTEGER NOT NULL,     -- when the recorder started
+    end_ns          INTEGER,              -- when it stopped cleanly; NULL while running or after a crash
+    heartbeat_ns    INTEGER,              -- last time the recorder flushed; tells a live run from a crashed one
+    hostname        TEXT NOT NULL,        -- uname nodename
+    kernel          TEXT NOT NULL,        -- uname release
+    version         TEXT NOT NULL,        -- flowrec version
+    options         TEXT NOT NULL,        -- command line the recorder was started with
+    cgroup          TEXT NOT NULL,        -- cgroup v2 directory whose subtree is recorded
+    hooks           TEXT NOT NULL,        -- space-separated BPF programs attached, as section names
+    lost_events     INTEGER NOT NULL DEFAULT 0, -- sum of the loss counters below
+    ringbuf_full    INTEGER NOT NULL DEFAULT 0, -- events dropped because the ring buffer was full
+    flows_full      INTEGER NOT NULL DEFAULT 0, -- flows not tracked because the flow map was full
+    owners_full     INTEGER NOT NULL DEFAULT 0, -- sockets not attributed because the owner map was full
+    pending_full    INTEGER NOT NULL DEFAULT 0, -- TCP handshakes whose packets were not counted (map full)
+    unowned_packets INTEGER NOT NULL DEFAULT 0, -- packets of sockets with no known owner (not a loss:
+                                                -- mostly TCP teardown after the flow ended)
+    queue_full      INTEGER NOT NULL DEFAULT 0  -- times the database writer's queue was full (the
+                                                -- reader waited; not a loss by itself)
+);
+
+-- One row per process instance: (pid, start_ns) so that a reused pid is a new row.
+CREATE TABLE processes (
+    pid        INTEGER NOT NULL,  -- thread-group id
+    start_ns   INTEGER NOT NULL,  -- process start time
+    ppid       INTEGER,           -- parent's pid at the time it was seen
+    comm       TEXT,              -- task name (16 bytes at most) when first seen
+    exe        TEXT,              -- executable path (from /proc when first seen; NULL if it had gone)
+    cmdline    TEXT,              -- arguments joined by spaces (as exe)
+    uid        INTEGER,           -- real uid
+    cgroup_id  INTEGER,           -- cgroup v2 id (the inode of its directory)
+    netns      INTEGER,           -- network namespace inode
+    run_id     INTEGER,           -- run that first saw it
+    PRIMARY KEY (pid, start_ns)
+) WITHOUT ROWID;
+
+-- One row per flow: a socket and one remote endpoint. TCP and connected UDP sockets have one
+-- flow; an unconnected UDP socket has one per remote address and port it talked to.
+CREATE TABLE flows (
+    id            INTEGER PRIMARY KEY, -- flow id, unique across runs
+    run_id        INTEGER NOT NULL,    -- runs.id
+    start_ns      INTEGER NOT NULL,    -- first packet (or connection set-up) seen
+    last_ns       INTEGER NOT NULL,    -- last packet seen, as of the latest flush
+    end_ns        INTEGER,             -- socket closed (TCP: reached CLOSE); NULL while open
+    pid           INTEGER,             -- owning process (connecting, accepting or sending task); 0 if unknown
+    tid           INTEGER,             -- owning thread
+    comm          TEXT,                -- owning task's name
+    uid           INTEGER,             -- owning task's real uid
+    cgroup_id     INTEGER,             -- owning task's cgroup v2 id
+    netns         INTEGER NOT NULL,    -- network namespace inode: part of the flow's identity
+    proc_start_ns INTEGER,             -- start time of the owning process: joins processes(pid, start_ns)
+    proto         TEXT NOT NULL,       -- 'tcp' or 'udp'
+    family        INTEGER NOT NULL,    -- 4 or 6
+    direction     TEXT NOT NULL,       -- 'out': this host connected or sent first; 'in': accepted or received first
+    laddr         TEXT NOT NULL,       -- local address
+    lport         INTEGER NOT NULL,    -- local port
+    raddr         TEXT NOT NULL,       -- remote address as on the wire
+    rport         INTEGER NOT NULL,    -- remote port
+    bytes_out     INTEGER NOT NULL DEFAULT 0, -- bytes sent: IP packet lengths, a GSO packet counted
+                                              -- as the segments it becomes on the wire
+    bytes_in      INTEGER NOT NULL DEFAULT 0, -- bytes received, likewise
+    packets_out   INTEGER NOT NULL DEFAULT 0, -- packets sent (GSO: segments on the wire)
+    packets_in    INTEGER NOT NULL DEFAULT 0, -- packets received (GRO: segments on the wire)
+    socket_cookie INTEGER NOT NULL     -- kernel socket cookie: same socket, same cookie, within one boot
+);
+
+CREATE INDEX flows_start ON flows(start_ns);
+CREATE INDEX flows_last ON flows(last_ns);
+CREATE INDEX flows_pid ON flows(pid, start_ns);
+CREATE INDEX flows_raddr ON flows(raddr);
+
+PRAGMA user_version = 1;
