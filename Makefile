@@ -35,6 +35,7 @@ DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools
 
 .PHONY: all deps record test unit e2e bench clean
+.SECONDARY:
 all: $(BUILD)/flowrec $(BUILD)/flowq
 
 # Quick when everything is present: dpkg-query first, apt-get only for what is missing.

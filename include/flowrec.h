@@ -67,6 +67,7 @@ struct fr_flow_key {
 
 /* fr_flow.flags */
 #define FR_FLOW_STATE_CB 1 /* sockops will report TCP_CLOSE: sock_release leaves it alone */
+#define FR_FLOW_ENDED 2    /* closed, but the end event was lost: user space collects it */
 
 /* Value of the flows map. Counters are updated with atomic adds from every CPU. */
 struct fr_flow {

@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * flowrec's BPF programs: attribute every TCP and UDP socket of a cgroup subtree to its task
+ * and count its packets, without touching any network interface.
+ *
+ * Design
+ * ------
+ * Two maps carry the state:
+ *
+ *   owners  socket cookie -> identity of the task that owns the socket. Written in process
+ *           context, where the task is current: socket creation (cgroup/sock_create),
+ *           connect (cgroup/connect4|6), unconnected send (cgroup/sendmsg4|6) and the return
+ *           of accept()/accept4() (tp_btf/sys_exit, which walks the task's fd table to the
+ *           accepted socket). Sockets that predate the recorder are added by user space from
+ *           the iter/task_file iterator below.
+ *
+ *   flows   (socket cookie, remote address, remote port) -> counters. cgroup_skb sees every
+ *           packet from the IP header on, in both directions, in softirq where the current
+ *           task means nothing; it finds the owner by cookie instead. A TCP or connected UDP
+ *           socket has one flow; an unconnected UDP socket gets one per peer.
+ *
+ * The server side of a TCP handshake runs on the listening socket (SYN, third ACK) or on a
+ * request socket (SYN-ACK), before the accepted socket exists. Those packets are counted in
+ * `pending` by 4-tuple and moved into the new flow when sockops reports the passive open;
+ * the flow first takes the listener's owner and then the accepting task's, once accept()
+ * returns it, so a listening socket shared by several processes is attributed right.
+ *
+ * A flow ends when its socket reaches TCP_CLOSE (sockops state callback, so the FIN exchange
+ * after close() is still counted) or, for UDP and TCP sockets that never established, when
+ * the socket is released. The end event carries the final counters and the map entry is
+ * deleted in the same step. User space also sweeps the flows map every flush interval, so a
+ * lost event delays a row but never loses it.
+ *
+ * Every program is fail-open: it returns "allow" (1) on every path. Nothing here may drop.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "flowrec.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define FR_AF_INET 2
+#define FR_AF_INET6 10
+#define FR_IPPROTO_TCP 6
+#define FR_IPPROTO_UDP 17
+#define FR_TCP_SYN_RECV 3
+#define FR_TCP_CLOSE 7
+#define FR_TCP_LISTEN 10
+#define FR_TCP_NEW_SYN_RECV 12
+#define ALLOW 1
+
+/* Wake the consumer only once this much is queued; it also polls on a short timeout. At
+ * high connection rates a wakeup per event would cost more than the event. */
+#define FR_WAKEUP_BYTES (256 * 1024)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FR_MAX_FLOWS);
+	__type(key, struct fr_flow_key);
+	__type(value, struct fr_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FR_MAX_OWNERS);
+	__type(key, __u64);
+	__type(value, struct fr_owner);
+} owners SEC(".maps");
+
+/* LRU: a handshake that never completes must not hold its entry forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FR_MAX_PENDING);
+	__type(key, struct fr_pending_key);
+	__type(value, struct fr_pending);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FR_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline void identity_from_current(struct fr_identity *id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	id->pid = pid_tgid >> 32;
+	id->tid = (__u32)pid_tgid;
+	id->uid = (__u32)bpf_get_current_uid_gid();
+	id->cgroup_id = bpf_get_current_cgroup_id();
+	id->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	id->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	id->proc_start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	bpf_get_current_comm(id->comm, sizeof(id->comm));
+}
+
+/* An IPv4 peer of an IPv6 socket appears as ::ffff:a.b.c.d to the socket but as plain IPv4
+ * on the wire; keys always use the wire form. */
+static __always_inline void key_set_remote(struct fr_flow_key *key, __u32 family, __u32 v4,
+					   const __u32 *v6, __u16 port)
+{
+	key->rport = port;
+	if (family == FR_AF_INET6 && !(v6[0] | v6[1]) && v6[2] == bpf_htonl(0xffff)) {
+		key->family = 4;
+		key->raddr[0] = v6[3];
+	} else if (family == FR_AF_INET6) {
+		key->family = 6;
+		key->raddr[0] = v6[0];
+		key->raddr[1] = v6[1];
+		key->raddr[2] = v6[2];
+		key->raddr[3] = v6[3];
+	} else {
+		key->family = 4;
+		key->raddr[0] = v4;
+	}
+}
+
+/* Queue an event. Returns 0, or -1 if the ring buffer was full (counted). */
+static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *key,
+				const struct fr_flow *flow, const struct fr_identity *id)
+{
+	struct fr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u64 flags;
+
+	if (!e) {
+		stat_inc(FR_STAT_RINGBUF_FULL);
+		return -1;
+	}
+	e->type = type;
+	e->_pad = 0;
+	e->ts_ns = ts;
+	e->key = *key;
+	if (flow)
+		e->flow = *flow;
+	else
+		__builtin_memset(&e->flow, 0, sizeof(e->flow));
+	if (id)
+		e->id = *id;
+	else
+		__builtin_memset(&e->id, 0, sizeof(e->id));
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FR_WAKEUP_BYTES ?
+			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	return 0;
+}
+
+/* End a flow: report its final counters and forget it. If the report cannot be queued the
+ * entry stays, marked ended, for user space's sweep to collect. */
+static __always_inline void flow_end(const struct fr_flow_key *key, __u64 now)
+{
+	struct fr_flow *f = bpf_map_lookup_elem(&flows, key);
+	struct fr_owner *o;
+
+	if (!f)
+		return;
+	o = bpf_map_lookup_elem(&owners, &key->cookie);
+	if (emit(FR_EV_FLOW_END, now, key, f, o ? &o->id : NULL)) {
+		f->flags |= FR_FLOW_ENDED;
+		f->last_ns = now;
+		return;
+	}
+	bpf_map_delete_elem(&flows, key);
+}
+
+/* ---- packets ---------------------------------------------------------------------------- */
+
+struct packet {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u16 hdrlen; /* IP plus transport header: what each GSO segment repeats on the wire */
+};
+
+static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p)
+{
+	__u16 ports[2];
+	__u32 l4off;
+	__u8 vhl;
+
+	if (bpf_skb_load_bytes(skb, 0, &vhl, 1))
+		return -1;
+	if ((vhl >> 4) == 4) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return -1;
+		if (ip.frag_off & bpf_htons(0x1fff)) /* later fragments carry no ports */
+			return -1;
+		p->family = 4;
+		p->proto = ip.protocol;
+		p->saddr[0] = ip.saddr;
+		p->daddr[0] = ip.daddr;
+		l4off = (vhl & 0xf) * 4;
+	} else if ((vhl >> 4) == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return -1;
+		p->family = 6;
+		p->proto = ip6.nexthdr;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+		l4off = sizeof(ip6);
+	} else {
+		return -1;
+	}
+	if (p->proto != FR_IPPROTO_TCP && p->proto != FR_IPPROTO_UDP)
+		return -1;
+	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+		return -1;
+	p->sport = bpf_ntohs(ports[0]);
+	p->dport = bpf_ntohs(ports[1]);
+	if (p->proto == FR_IPPROTO_TCP) {
+		__u8 doff;
+
+		if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
+			return -1;
+		p->hdrlen = l4off + (doff >> 4) * 4;
+	} else {
+		p->hdrlen = l4off + 8;
+	}
+	return 0;
+}
+
+static __always_inline void count(__u64 *bytes, __u64 *packets, __u64 nbytes, __u32 segs)
+{
+	__sync_fetch_and_add(bytes, nbytes);
+	__sync_fetch_and_add(packets, segs);
+}
+
+/* Server side of a handshake: no accepted socket yet, count by 4-tuple. */
+static __always_inline void pending_count(struct __sk_buff *skb, struct bpf_sock *sk,
+					  const struct packet *p, bool egress, __u64 nbytes,
+					  __u32 segs, __u64 now)
+{
+	struct fr_pending_key pk = {};
+	struct fr_pending *pe;
+
+	pk.family = p->family;
+	__builtin_memcpy(pk.laddr, egress ? p->saddr : p->daddr, 16);
+	__builtin_memcpy(pk.raddr, egress ? p->daddr : p->saddr, 16);
+	pk.lport = egress ? p->sport : p->dport;
+	pk.rport = egress ? p->dport : p->sport;
+	pe = bpf_map_lookup_elem(&pending, &pk);
+	if (!pe) {
+		struct fr_pending fresh = { .start_ns = now };
+
+		if (bpf_map_update_elem(&pending, &pk, &fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&pending, &pk)) {
+			stat_inc(FR_STAT_PENDING_FULL);
+			return;
+		}
+		pe = bpf_map_lookup_elem(&pending, &pk);
+		if (!pe)
+			return;
+	}
+	if (!pe->listener_cookie && sk->state == FR_TCP_LISTEN)
+		pe->listener_cookie = bpf_get_socket_cookie(skb);
+	if (egress)
+		count(&pe->bytes_out, &pe->packets_out, nbytes, segs);
+	else
+		count(&pe->bytes_in, &pe->packets_in, nbytes, segs);
+}
+
+static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key,
+						   const struct packet *p, bool egress,
+						   struct bpf_sock *fs, __u64 now)
+{
+	struct fr_owner *o = bpf_map_lookup_elem(&owners, &key->cookie);
+	struct fr_flow f = {};
+	struct fr_flow *ret;
+
+	/* No owner: a socket that was closed already (late TCP teardown) or one we never saw
+	 * created. Counted, not guessed. */
+	if (!o) {
+		stat_inc(FR_STAT_UNOWNED_PACKETS);
+		return NULL;
+	}
+	f.start_ns = now;
+	f.last_ns = now;
+	__builtin_memcpy(f.laddr, egress ? p->saddr : p->daddr, 16);
+	f.lport = egress ? p->sport : p->dport;
+	f.direction = o->dir_hint ? o->dir_hint : (egress ? FR_DIR_OUT : FR_DIR_IN);
+	if (bpf_map_update_elem(&flows, key, &f, BPF_NOEXIST)) {
+		/* Lost a race with another CPU creating the same flow: use theirs. */
+		ret = bpf_map_lookup_elem(&flows, key);
+		if (!ret)
+			stat_inc(FR_STAT_FLOWS_FULL);
+		return ret;
+	}
+	if (p->proto == FR_IPPROTO_UDP && !fs->dst_port)
+		o->flags |= FR_OWNER_UNCONNECTED;
+	emit(FR_EV_FLOW_OPEN, now, key, &f, &o->id);
+	return bpf_map_lookup_elem(&flows, key);
+}
+
+static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct fr_flow_key key = {};
+	struct packet p = {};
+	struct bpf_sock *fs;
+	struct fr_flow *f;
+	__u64 now, nbytes;
+	__u32 segs;
+
+	if (!sk || packet_parse(skb, &p))
+		return ALLOW;
+	now = bpf_ktime_get_ns();
+	segs = skb->gso_segs ? skb->gso_segs : 1;
+	/* A GSO packet becomes segs packets on the wire, each with its own headers. */
+	nbytes = skb->len + (__u64)(segs - 1) * p.hdrlen;
+
+	if (p.proto == FR_IPPROTO_TCP &&
+	    (sk->state == FR_TCP_LISTEN || sk->state == FR_TCP_NEW_SYN_RECV)) {
+		pending_count(skb, sk, &p, egress, nbytes, segs, now);
+		return ALLOW;
+	}
+	key.cookie = bpf_get_socket_cookie(skb);
+	key.proto = p.proto;
+	key.family = p.family;
+	key.rport = egress ? p.dport : p.sport;
+	__builtin_memcpy(key.raddr, egress ? p.daddr : p.saddr, 16);
+
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f) {
+		/* Only full sockets start flows; a time-wait socket only adds to its flow. */
+		fs = bpf_sk_fullsock(sk);
+		if (!fs)
+			return ALLOW;
+		f = flow_create(&key, &p, egress, fs, now);
+		if (!f)
+			return ALLOW;
+	}
+	if (egress)
+		count(&f->bytes_out, &f->packets_out, nbytes, segs);
+	else
+		count(&f->bytes_in, &f->packets_in, nbytes, segs);
+	f->last_ns = now;
+	return ALLOW;
+}
+
+SEC("cgroup_skb/egress")
+int fr_skb_egress(struct __sk_buff *skb)
+{
+	return on_packet(skb, true);
+}
+
+SEC("cgroup_skb/ingress")
+int fr_skb_ingress(struct __sk_buff *skb)
+{
+	return on_packet(skb, false);
+}
+
+/* ---- socket life ------------------------------------------------------------------------ */
+
+static __always_inline bool is_inet_l4(__u32 family, __u32 protocol)
+{
+	return (family == FR_AF_INET || family == FR_AF_INET6) &&
+	       (protocol == FR_IPPROTO_TCP || protocol == FR_IPPROTO_UDP);
+}
+
+SEC("cgroup/sock_create")
+int fr_sock_create(struct bpf_sock *sk)
+{
+	struct fr_owner o = {};
+	__u64 cookie;
+
+	if (!is_inet_l4(sk->family, sk->protocol))
+		return ALLOW;
+	identity_from_current(&o.id);
+	cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&owners, &cookie, &o, BPF_ANY))
+		stat_inc(FR_STAT_OWNERS_FULL);
+	return ALLOW;
+}
+
+/* connect() and unconnected sendmsg(): the calling task now speaks for the socket (it may
+ * have been inherited across fork). */
+static __always_inline void owner_take(struct bpf_sock_addr *ctx, __u8 dir_hint)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct fr_owner *o = bpf_map_lookup_elem(&owners, &cookie);
+	struct fr_owner fresh = {};
+
+	if (!is_inet_l4(ctx->family, ctx->protocol))
+		return;
+	if (o) {
+		if (o->id.tid != (__u32)bpf_get_current_pid_tgid())
+			identity_from_current(&o->id);
+		if (dir_hint)
+			o->dir_hint = dir_hint;
+		return;
+	}
+	identity_from_current(&fresh.id);
+	fresh.dir_hint = dir_hint;
+	if (bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY))
+		stat_inc(FR_STAT_OWNERS_FULL);
+}
+
+SEC("cgroup/connect4")
+int fr_connect4(struct bpf_sock_addr *ctx)
+{
+	owner_take(ctx, FR_DIR_OUT);
+	return ALLOW;
+}
+
+SEC("cgroup/connect6")
+int fr_connect6(struct bpf_sock_addr *ctx)
+{
+	owner_take(ctx, FR_DIR_OUT);
+	return ALLOW;
+}
+
+SEC("cgroup/sendmsg4")
+int fr_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	owner_take(ctx, 0);
+	return ALLOW;
+}
+
+SEC("cgroup/sendmsg6")
+int fr_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	owner_take(ctx, 0);
+	return ALLOW;
+}
+
+SEC("cgroup/sock_release")
+int fr_sock_release(struct bpf_sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct fr_owner *o = bpf_map_lookup_elem(&owners, &cookie);
+	struct fr_flow_key key = {};
+	__u64 now = bpf_ktime_get_ns();
+	struct fr_flow *f;
+
+	if (!o)
+		return ALLOW;
+	if (sk->dst_port) {
+		__u32 v6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3] };
+
+		key.cookie = cookie;
+		key.proto = sk->protocol;
+		key_set_remote(&key, sk->family, sk->dst_ip4, v6, bpf_ntohs(sk->dst_port));
+		f = bpf_map_lookup_elem(&flows, &key);
+		/* An established TCP flow still has its FIN exchange ahead: sockops ends it. */
+		if (f && !(f->flags & FR_FLOW_STATE_CB))
+			flow_end(&key, now);
+	}
+	if (o->flags & FR_OWNER_UNCONNECTED) {
+		key.cookie = cookie;
+		emit(FR_EV_SOCK_RELEASE, now, &key, NULL, &o->id);
+	}
+	bpf_map_delete_elem(&owners, &cookie);
+	return ALLOW;
+}
+
+/* ---- TCP state (sockops) ---------------------------------------------------------------- */
+
+static __always_inline void sockops_key(struct bpf_sock_ops *skops, struct fr_flow_key *key)
+{
+	/* ctx fields must be loaded one by one: the verifier refuses pointers into ctx. */
+	__u32 v6[4] = { skops->remote_ip6[0], skops->remote_ip6[1], skops->remote_ip6[2],
+			skops->remote_ip6[3] };
+
+	key->cookie = bpf_get_socket_cookie(skops);
+	key->proto = FR_IPPROTO_TCP;
+	key_set_remote(key, skops->family, skops->remote_ip4, v6, bpf_ntohl(skops->remote_port));
+}
+
+/* The accepted socket exists now: give it a flow carrying its handshake packets and, until
+ * accept() returns it to a task, the listener's owner. */
+static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_flow_key *key,
+					 __u64 now)
+{
+	struct fr_pending_key pk = {};
+	struct fr_owner child = {};
+	struct fr_owner *lo = NULL;
+	struct fr_pending *pe;
+	struct fr_flow f = {};
+
+	pk.family = key->family;
+	pk.lport = skops->local_port;
+	pk.rport = key->rport;
+	__builtin_memcpy(pk.raddr, key->raddr, 16);
+	if (key->family == 4 && skops->family == FR_AF_INET6) {
+		pk.laddr[0] = skops->local_ip6[3];
+	} else if (key->family == 4) {
+		pk.laddr[0] = skops->local_ip4;
+	} else {
+		pk.laddr[0] = skops->local_ip6[0];
+		pk.laddr[1] = skops->local_ip6[1];
+		pk.laddr[2] = skops->local_ip6[2];
+		pk.laddr[3] = skops->local_ip6[3];
+	}
+	__builtin_memcpy(f.laddr, pk.laddr, 16);
+	f.lport = pk.lport;
+	f.start_ns = now;
+	f.last_ns = now;
+	f.direction = FR_DIR_IN;
+	f.flags = FR_FLOW_STATE_CB;
+
+	pe = bpf_map_lookup_elem(&pending, &pk);
+	if (pe) {
+		f.start_ns = pe->start_ns;
+		f.bytes_in = pe->bytes_in;
+		f.bytes_out = pe->bytes_out;
+		f.packets_in = pe->packets_in;
+		f.packets_out = pe->packets_out;
+		if (pe->listener_cookie)
+			lo = bpf_map_lookup_elem(&owners, &pe->listener_cookie);
+		bpf_map_delete_elem(&pending, &pk);
+	}
+	if (lo)
+		child.id = lo->id;
+	child.dir_hint = FR_DIR_IN;
+	if (bpf_map_update_elem(&owners, &key->cookie, &child, BPF_ANY))
+		stat_inc(FR_STAT_OWNERS_FULL);
+	if (bpf_map_update_elem(&flows, key, &f, BPF_NOEXIST)) {
+		struct fr_flow *cur = bpf_map_lookup_elem(&flows, key);
+
+		if (!cur)
+			stat_inc(FR_STAT_FLOWS_FULL);
+		else
+			cur->flags |= FR_FLOW_STATE_CB;
+		return;
+	}
+	emit(FR_EV_FLOW_OPEN, now, key, &f, &child.id);
+}
+
+SEC("sockops")
+int fr_sockops(struct bpf_sock_ops *skops)
+{
+	struct fr_flow_key key = {};
+	__u64 now;
+	struct fr_flow *f;
+
+	if (skops->family != FR_AF_INET && skops->family != FR_AF_INET6)
+		return ALLOW;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		sockops_key(skops, &key);
+		f = bpf_map_lookup_elem(&flows, &key);
+		if (f)
+			f->flags |= FR_FLOW_STATE_CB;
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		sockops_key(skops, &key);
+		passive_open(skops, &key, bpf_ktime_get_ns());
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] != FR_TCP_CLOSE)
+			break;
+		now = bpf_ktime_get_ns();
+		sockops_key(skops, &key);
+		flow_end(&key, now);
+		break;
+	}
+	return ALLOW;
+}
+
+/* ---- accept(): tie the returned descriptor to its socket in the accepting task --------- */
+
+#if defined(__TARGET_ARCH_x86)
+#define FR_NR_ACCEPT 43
+#define FR_NR_ACCEPT4 288
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define FR_NR_ACCEPT 202
+#define FR_NR_ACCEPT4 242
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#endif
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct fr_flow_key key = {};
+	struct fr_owner *o;
+	struct file **fds;
+	struct file *file;
+	struct socket *sock;
+	struct sock *sk;
+	long nr;
+
+	if (ret < 0)
+		return 0;
+	nr = SYSCALL_NR(regs);
+	if (nr != FR_NR_ACCEPT && nr != FR_NR_ACCEPT4)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if ((unsigned long)ret >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]) || !file)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	/* sockops generated the cookie at the passive open; 0 means not one of ours. */
+	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!key.cookie)
+		return 0;
+	o = bpf_map_lookup_elem(&owners, &key.cookie);
+	if (!o)
+		return 0;
+	identity_from_current(&o->id);
+	{
+		__u32 v6[4];
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+		BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		key.proto = FR_IPPROTO_TCP;
+		key_set_remote(&key, family, BPF_CORE_READ(sk, __sk_common.skc_daddr), v6,
+			       bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+	}
+	emit(FR_EV_OWNER, bpf_ktime_get_ns(), &key, NULL, &o->id);
+	return 0;
+}
+
+/* ---- sockets that were open before the recorder started --------------------------------- */
+
+SEC("iter/task_file")
+int fr_iter_sockets(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct fr_iter_sock r = {};
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = sock->sk; /* a BTF pointer, as bpf_get_socket_cookie() wants */
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r.proto = BPF_CORE_READ(sk, sk_protocol);
+	if (!is_inet_l4(family, r.proto))
+		return 0;
+	r.cookie = bpf_get_socket_cookie(sk);
+	r.task_cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	r.id.cgroup_id = r.task_cgroup_id;
+	r.id.pid = BPF_CORE_READ(task, tgid);
+	r.id.tid = BPF_CORE_READ(task, pid);
+	r.id.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	r.id.uid = BPF_CORE_READ(task, cred, uid.val);
+	r.id.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r.id.proc_start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	BPF_CORE_READ_STR_INTO(&r.id.comm, task, comm);
+	r.family = family == FR_AF_INET6 ? 6 : 4;
+	r.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	r.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == FR_AF_INET6) {
+		BPF_CORE_READ_INTO(&r.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&r.raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+	} else {
+		r.laddr[0] = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		r.raddr[0] = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	}
+	bpf_seq_write(seq, &r, sizeof(r));
+	return 0;
+}

@@ -1,0 +1,367 @@
+/*
+ * The ring-buffer consumer: turns BPF events into database operations, and every flush
+ * interval reconciles the user-space flow table with the BPF flows map.
+ *
+ * Events make rows timely and exact (a flow's first packet, its final counters at close,
+ * the task that accepted it). The sweep makes them complete: it reads the whole flows map in
+ * batches (one syscall per few thousand flows), writes the counters of open flows that
+ * changed, creates rows for flows whose open event was lost, and ends flows whose end event
+ * was lost (absent from two sweeps in a row: one sweep's absence may just be an end event
+ * still in flight). So a lost event costs precision, never a row.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "recorder.h"
+#include "timefmt.h"
+#include "flowrec.skel.h"
+
+#define SWEEP_CHUNK 8192
+#define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
+
+struct fr_consumer {
+	struct fr_bpf *bpf;
+	struct fr_db_writer *w;
+	struct ring_buffer *rb;
+	struct fr_flow_table *flows;
+	int flows_fd, owners_fd, stats_fd;
+	int64_t next_flow_id;
+	int64_t mono_to_real; /* add to CLOCK_MONOTONIC ns to get realtime ns */
+	int64_t start_offset; /* the same, fixed at start: process start times must not jitter */
+	uint32_t gen;
+	uint64_t table_full;
+	int ncpus;
+	uint64_t *stat_vals;
+	struct fr_flow_key *sweep_keys;
+	struct fr_flow *sweep_vals;
+	uint64_t seen[SEEN_SLOTS];
+};
+
+static int64_t mono_to_real_offset(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+}
+
+static int64_t real_ns(const struct fr_consumer *c, uint64_t mono)
+{
+	return mono ? (int64_t)mono + c->mono_to_real : 0;
+}
+
+/* Process start times name a process together with its pid (processes' primary key), so
+ * they must come out the same every time: a fixed offset, and whole milliseconds so that
+ * runs whose offsets differ by a few microseconds still agree. */
+static struct fr_identity identity_real(const struct fr_consumer *c, const struct fr_identity *id)
+{
+	struct fr_identity r = *id;
+
+	if (r.proc_start_ns)
+		r.proc_start_ns = ((int64_t)r.proc_start_ns + c->start_offset) / 1000000 * 1000000;
+	return r;
+}
+
+/* /proc/PID/cmdline with NULs turned into spaces; NULL if the process has gone. */
+static char *read_cmdline(uint32_t pid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	while (n > 0 && buf[n - 1] == 0)
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+static char *read_exe(uint32_t pid)
+{
+	char path[64], buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+/* Queue a processes row the first time a (pid, start) is seen. exe and cmdline come from
+ * /proc now, while the process most likely still runs. */
+static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
+{
+	uint64_t tag = ((uint64_t)id->pid << 40) ^ id->proc_start_ns;
+	uint64_t *slot = &c->seen[(tag * 0x9E3779B97F4A7C15ULL) >> 48];
+	struct fr_op op = { .type = FR_OP_PROCESS };
+
+	if (!id->pid || *slot == tag)
+		return;
+	*slot = tag;
+	op.id = identity_real(c, id);
+	op.start_ns = (int64_t)op.id.proc_start_ns;
+	op.exe = read_exe(id->pid);
+	op.cmdline = read_cmdline(id->pid);
+	fr_db_writer_push(c->w, &op);
+}
+
+static void push_counters(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *now,
+			  int64_t end_ns)
+{
+	struct fr_op op = { .type = FR_OP_FLOW_COUNTERS, .flow_id = uf->id, .end_ns = end_ns };
+
+	op.flow = *now;
+	op.last_ns = real_ns(c, now->last_ns);
+	fr_db_writer_push(c->w, &op);
+	uf->last = *now;
+}
+
+static struct fr_uflow *flow_new(struct fr_consumer *c, const struct fr_flow_key *key,
+				 const struct fr_flow *f, const struct fr_identity *id,
+				 int64_t end_ns)
+{
+	struct fr_uflow *uf = fr_flow_table_insert(c->flows, key);
+	struct fr_op op = { .type = FR_OP_FLOW_INSERT, .end_ns = end_ns };
+
+	if (!uf) {
+		c->table_full++;
+		return NULL;
+	}
+	uf->id = c->next_flow_id++;
+	uf->owner = *id;
+	uf->last = *f;
+	uf->sweep_gen = c->gen;
+	op.flow_id = uf->id;
+	op.key = *key;
+	op.flow = *f;
+	op.id = identity_real(c, id);
+	op.start_ns = real_ns(c, f->start_ns);
+	op.last_ns = real_ns(c, f->last_ns);
+	process_seen(c, id);
+	fr_db_writer_push(c->w, &op);
+	return uf;
+}
+
+static void owner_changed(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_identity *id)
+{
+	struct fr_op op = { .type = FR_OP_FLOW_OWNER, .flow_id = uf->id };
+
+	if (!memcmp(&uf->owner, id, sizeof(*id)))
+		return;
+	uf->owner = *id;
+	op.id = identity_real(c, id);
+	process_seen(c, id);
+	fr_db_writer_push(c->w, &op);
+}
+
+/* An unconnected UDP socket closed: end every flow it had. Rare, so a scan is fine. */
+struct release_ctx {
+	struct fr_consumer *c;
+	uint64_t cookie;
+	int64_t end_ns;
+};
+
+static void release_one(struct fr_uflow *uf, void *arg)
+{
+	struct release_ctx *r = arg;
+	struct fr_flow final;
+
+	if (uf->key.cookie != r->cookie)
+		return;
+	if (bpf_map_lookup_and_delete_elem(r->c->flows_fd, &uf->key, &final))
+		final = uf->last;
+	push_counters(r->c, uf, &final, r->end_ns);
+	fr_flow_table_remove(r->c->flows, uf);
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct fr_consumer *c = ctx;
+	const struct fr_event *e = data;
+	struct fr_uflow *uf;
+
+	if (len < sizeof(*e))
+		return 0;
+	uf = fr_flow_table_find(c->flows, &e->key);
+	switch (e->type) {
+	case FR_EV_FLOW_OPEN:
+		if (!uf)
+			flow_new(c, &e->key, &e->flow, &e->id, 0);
+		else if (!uf->owner.pid && e->id.pid)
+			owner_changed(c, uf, &e->id);
+		break;
+	case FR_EV_FLOW_END:
+		if (!uf)
+			flow_new(c, &e->key, &e->flow, &e->id, real_ns(c, e->ts_ns));
+		else {
+			push_counters(c, uf, &e->flow, real_ns(c, e->ts_ns));
+			fr_flow_table_remove(c->flows, uf);
+		}
+		break;
+	case FR_EV_OWNER:
+		if (uf)
+			owner_changed(c, uf, &e->id);
+		break;
+	case FR_EV_SOCK_RELEASE: {
+		struct release_ctx r = { c, e->key.cookie, real_ns(c, e->ts_ns) };
+
+		fr_flow_table_each(c->flows, release_one, &r);
+		break;
+	}
+	}
+	return 0;
+}
+
+struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, int64_t next_flow_id)
+{
+	struct fr_consumer *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->bpf = b;
+	c->w = w;
+	c->next_flow_id = next_flow_id;
+	c->mono_to_real = mono_to_real_offset();
+	c->start_offset = c->mono_to_real;
+	c->flows_fd = bpf_map__fd(b->skel->maps.flows);
+	c->owners_fd = bpf_map__fd(b->skel->maps.owners);
+	c->stats_fd = bpf_map__fd(b->skel->maps.stats);
+	c->ncpus = libbpf_num_possible_cpus();
+	c->stat_vals = calloc(c->ncpus > 0 ? c->ncpus : 1, sizeof(uint64_t));
+	c->flows = fr_flow_table_new(FR_MAX_FLOWS);
+	c->sweep_keys = calloc(SWEEP_CHUNK, sizeof(*c->sweep_keys));
+	c->sweep_vals = calloc(SWEEP_CHUNK, sizeof(*c->sweep_vals));
+	c->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
+	if (c->ncpus <= 0 || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals || !c->rb) {
+		fr_log(0, "cannot set up the event consumer: %s", strerror(errno));
+		fr_consumer_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void fr_consumer_free(struct fr_consumer *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	fr_flow_table_free(c->flows);
+	free(c->stat_vals);
+	free(c->sweep_keys);
+	free(c->sweep_vals);
+	free(c);
+}
+
+int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	if (n < 0 && n != -EINTR) {
+		fr_log(0, "reading the event ring buffer: %s", strerror(-n));
+		return -1;
+	}
+	return 0;
+}
+
+static void sweep_entry(struct fr_consumer *c, const struct fr_flow_key *k, const struct fr_flow *v)
+{
+	struct fr_uflow *uf = fr_flow_table_find(c->flows, k);
+
+	if (!uf) {
+		struct fr_owner o = {};
+
+		bpf_map_lookup_elem(c->owners_fd, &k->cookie, &o);
+		uf = flow_new(c, k, v, &o.id, 0);
+		if (!uf)
+			return;
+	} else if (memcmp(&uf->last, v, sizeof(*v))) {
+		push_counters(c, uf, v, 0);
+	}
+	uf->sweep_gen = c->gen;
+	uf->missing_once = false;
+	if (v->flags & FR_FLOW_ENDED) {
+		push_counters(c, uf, v, real_ns(c, v->last_ns));
+		bpf_map_delete_elem(c->flows_fd, k);
+		fr_flow_table_remove(c->flows, uf);
+	}
+}
+
+static void sweep_missing(struct fr_uflow *uf, void *arg)
+{
+	struct fr_consumer *c = arg;
+
+	if (uf->sweep_gen == c->gen)
+		return;
+	if (!uf->missing_once) {
+		uf->missing_once = true;
+		return;
+	}
+	push_counters(c, uf, &uf->last, real_ns(c, uf->last.last_ns));
+	fr_flow_table_remove(c->flows, uf);
+}
+
+static void read_stats(struct fr_consumer *c, uint64_t *out)
+{
+	for (uint32_t i = 0; i < FR_STAT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(c->stats_fd, &i, c->stat_vals))
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			out[i] += c->stat_vals[cpu];
+	}
+}
+
+void fr_consumer_flush(struct fr_consumer *c)
+{
+	struct fr_op op = { .type = FR_OP_RUN_STATS };
+	uint64_t token = 0;
+	bool first = true;
+	int err;
+
+	/* Events already queued first, so the sweep sees as few in-flight ends as possible. */
+	ring_buffer__consume(c->rb);
+	c->mono_to_real = mono_to_real_offset();
+	c->gen++;
+	do {
+		__u32 n = SWEEP_CHUNK;
+
+		err = bpf_map_lookup_batch(c->flows_fd, first ? NULL : &token, &token, c->sweep_keys,
+					   c->sweep_vals, &n, NULL);
+		if (err && errno != ENOENT) {
+			fr_log(0, "reading the flows map: %s", strerror(errno));
+			break;
+		}
+		for (__u32 i = 0; i < n; i++)
+			sweep_entry(c, &c->sweep_keys[i], &c->sweep_vals[i]);
+		first = false;
+	} while (!err);
+	fr_flow_table_each(c->flows, sweep_missing, c);
+
+	read_stats(c, op.stats);
+	op.stats[FR_STAT_FLOWS_FULL] += c->table_full;
+	op.queue_full = fr_db_writer_queue_full(c->w);
+	op.last_ns = fr_now_ns();
+	fr_db_writer_push(c->w, &op);
+}

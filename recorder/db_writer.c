@@ -1,0 +1,325 @@
+/*
+ * The database writer: one thread, the only one that writes SQLite.
+ *
+ * Other threads copy fixed-size fr_op records into a bounded queue and never wait for disk.
+ * The writer takes whatever is queued in chunks and applies it inside one transaction with
+ * prepared statements, so a burst of a hundred thousand flow rows costs one commit. When the
+ * queue is full the producer waits (counted in queue_full): the backlog then shows up as
+ * ring-buffer drops in the kernel, which are counted too, rather than as unbounded memory.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recorder.h"
+
+#define CHUNK 1024
+#define MAX_OPS_PER_TX 200000
+
+enum { ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS, ST_MAX };
+
+static const char *const stmt_sql[ST_MAX] = {
+	[ST_FLOW_INSERT] =
+		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
+		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
+		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie) "
+		"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+		"?21,?22,?23,?24)",
+	[ST_FLOW_COUNTERS] =
+		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
+		"packets_in=?7 WHERE id=?1",
+	[ST_FLOW_OWNER] = "UPDATE flows SET pid=?2, tid=?3, comm=?4, uid=?5, cgroup_id=?6, "
+			  "proc_start_ns=?7 WHERE id=?1",
+	[ST_PROCESS] = "INSERT OR IGNORE INTO processes(pid, start_ns, ppid, comm, exe, cmdline, "
+		       "uid, cgroup_id, netns, run_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+	[ST_RUN_STATS] = "UPDATE runs SET heartbeat_ns=?2, lost_events=?3, ringbuf_full=?4, "
+			 "flows_full=?5, owners_full=?6, pending_full=?7, unowned_packets=?8, "
+			 "queue_full=?9 WHERE id=?1",
+};
+
+struct fr_db_writer {
+	sqlite3 *db;
+	int64_t run_id;
+	sqlite3_stmt *st[ST_MAX];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full, done;
+	struct fr_op *ring;
+	size_t cap, head, count;
+	uint64_t pushed, committed; /* sequence numbers for fr_db_writer_sync */
+	uint64_t queue_full, rows;
+	bool stop;
+};
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s && *s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_addr(sqlite3_stmt *st, int i, int family, const __u32 *addr)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, sizeof(buf));
+	sqlite3_bind_text(st, i, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_identity(sqlite3_stmt *st, int first, const struct fr_identity *id)
+{
+	char comm[FR_COMM_LEN + 1];
+
+	memcpy(comm, id->comm, FR_COMM_LEN);
+	comm[FR_COMM_LEN] = 0;
+	sqlite3_bind_int64(st, first, id->pid);
+	sqlite3_bind_int64(st, first + 1, id->tid);
+	bind_text_or_null(st, first + 2, comm);
+	sqlite3_bind_int64(st, first + 3, id->uid);
+	sqlite3_bind_int64(st, first + 4, (int64_t)id->cgroup_id);
+}
+
+static void apply(struct fr_db_writer *w, struct fr_op *op)
+{
+	sqlite3_stmt *st;
+	char comm[FR_COMM_LEN + 1];
+
+	switch (op->type) {
+	case FR_OP_FLOW_INSERT:
+		st = w->st[ST_FLOW_INSERT];
+		sqlite3_bind_int64(st, 1, op->flow_id);
+		sqlite3_bind_int64(st, 2, w->run_id);
+		sqlite3_bind_int64(st, 3, op->start_ns);
+		sqlite3_bind_int64(st, 4, op->last_ns);
+		if (op->end_ns)
+			sqlite3_bind_int64(st, 5, op->end_ns);
+		else
+			sqlite3_bind_null(st, 5);
+		bind_identity(st, 6, &op->id);
+		sqlite3_bind_int64(st, 11, op->id.netns);
+		if (op->id.proc_start_ns)
+			sqlite3_bind_int64(st, 12, (int64_t)op->id.proc_start_ns);
+		else
+			sqlite3_bind_null(st, 12);
+		sqlite3_bind_text(st, 13, op->key.proto == 6 ? "tcp" : "udp", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 14, op->key.family);
+		sqlite3_bind_text(st, 15, op->flow.direction == FR_DIR_IN ? "in" : "out", -1,
+				  SQLITE_STATIC);
+		bind_addr(st, 16, op->key.family, op->flow.laddr);
+		sqlite3_bind_int(st, 17, op->flow.lport);
+		bind_addr(st, 18, op->key.family, op->key.raddr);
+		sqlite3_bind_int(st, 19, op->key.rport);
+		sqlite3_bind_int64(st, 20, (int64_t)op->flow.bytes_out);
+		sqlite3_bind_int64(st, 21, (int64_t)op->flow.bytes_in);
+		sqlite3_bind_int64(st, 22, (int64_t)op->flow.packets_out);
+		sqlite3_bind_int64(st, 23, (int64_t)op->flow.packets_in);
+		sqlite3_bind_int64(st, 24, (int64_t)op->key.cookie);
+		break;
+	case FR_OP_FLOW_COUNTERS:
+		st = w->st[ST_FLOW_COUNTERS];
+		sqlite3_bind_int64(st, 1, op->flow_id);
+		sqlite3_bind_int64(st, 2, op->last_ns);
+		if (op->end_ns)
+			sqlite3_bind_int64(st, 3, op->end_ns);
+		else
+			sqlite3_bind_null(st, 3);
+		sqlite3_bind_int64(st, 4, (int64_t)op->flow.bytes_out);
+		sqlite3_bind_int64(st, 5, (int64_t)op->flow.bytes_in);
+		sqlite3_bind_int64(st, 6, (int64_t)op->flow.packets_out);
+		sqlite3_bind_int64(st, 7, (int64_t)op->flow.packets_in);
+		break;
+	case FR_OP_FLOW_OWNER:
+		st = w->st[ST_FLOW_OWNER];
+		sqlite3_bind_int64(st, 1, op->flow_id);
+		bind_identity(st, 2, &op->id);
+		sqlite3_bind_int64(st, 7, (int64_t)op->id.proc_start_ns);
+		break;
+	case FR_OP_PROCESS:
+		st = w->st[ST_PROCESS];
+		memcpy(comm, op->id.comm, FR_COMM_LEN);
+		comm[FR_COMM_LEN] = 0;
+		sqlite3_bind_int64(st, 1, op->id.pid);
+		sqlite3_bind_int64(st, 2, op->start_ns);
+		sqlite3_bind_int64(st, 3, op->id.ppid);
+		bind_text_or_null(st, 4, comm);
+		bind_text_or_null(st, 5, op->exe);
+		bind_text_or_null(st, 6, op->cmdline);
+		sqlite3_bind_int64(st, 7, op->id.uid);
+		sqlite3_bind_int64(st, 8, (int64_t)op->id.cgroup_id);
+		sqlite3_bind_int64(st, 9, op->id.netns);
+		sqlite3_bind_int64(st, 10, w->run_id);
+		free(op->exe);
+		free(op->cmdline);
+		op->exe = op->cmdline = NULL;
+		break;
+	case FR_OP_RUN_STATS: {
+		uint64_t lost = op->stats[FR_STAT_RINGBUF_FULL] + op->stats[FR_STAT_FLOWS_FULL] +
+				op->stats[FR_STAT_OWNERS_FULL] + op->stats[FR_STAT_PENDING_FULL];
+
+		st = w->st[ST_RUN_STATS];
+		sqlite3_bind_int64(st, 1, w->run_id);
+		sqlite3_bind_int64(st, 2, op->last_ns);
+		sqlite3_bind_int64(st, 3, (int64_t)lost);
+		sqlite3_bind_int64(st, 4, (int64_t)op->stats[FR_STAT_RINGBUF_FULL]);
+		sqlite3_bind_int64(st, 5, (int64_t)op->stats[FR_STAT_FLOWS_FULL]);
+		sqlite3_bind_int64(st, 6, (int64_t)op->stats[FR_STAT_OWNERS_FULL]);
+		sqlite3_bind_int64(st, 7, (int64_t)op->stats[FR_STAT_PENDING_FULL]);
+		sqlite3_bind_int64(st, 8, (int64_t)op->stats[FR_STAT_UNOWNED_PACKETS]);
+		sqlite3_bind_int64(st, 9, (int64_t)op->queue_full);
+		break;
+	}
+	default:
+		return;
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		fr_log(0, "database write failed: %s", sqlite3_errmsg(w->db));
+	else
+		w->rows++;
+	sqlite3_reset(st);
+}
+
+static void *writer_main(void *arg)
+{
+	struct fr_db_writer *w = arg;
+	struct fr_op *batch = malloc(CHUNK * sizeof(*batch));
+
+	if (!batch) {
+		fr_log(0, "database writer: out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		size_t in_tx = 0;
+		uint64_t seq = w->committed;
+
+		while (!w->count && !w->stop)
+			pthread_cond_wait(&w->not_empty, &w->lock);
+		if (!w->count && w->stop)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
+		pthread_mutex_lock(&w->lock);
+		while (w->count && in_tx < MAX_OPS_PER_TX) {
+			size_t n = 0;
+
+			while (w->count && n < CHUNK) {
+				batch[n++] = w->ring[w->head];
+				w->head = (w->head + 1) % w->cap;
+				w->count--;
+			}
+			pthread_cond_broadcast(&w->not_full);
+			pthread_mutex_unlock(&w->lock);
+			for (size_t i = 0; i < n; i++)
+				apply(w, &batch[i]);
+			in_tx += n;
+			pthread_mutex_lock(&w->lock);
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			fr_log(0, "database commit failed: %s", sqlite3_errmsg(w->db));
+		pthread_mutex_lock(&w->lock);
+		w->committed = seq + in_tx;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->lock);
+	free(batch);
+	return NULL;
+}
+
+struct fr_db_writer *fr_db_writer_start(sqlite3 *db, int64_t run_id, size_t queue_len)
+{
+	struct fr_db_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->db = db;
+	w->run_id = run_id;
+	w->cap = queue_len;
+	w->ring = calloc(queue_len, sizeof(*w->ring));
+	if (!w->ring)
+		goto fail;
+	for (int i = 0; i < ST_MAX; i++) {
+		if (sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i], NULL)
+		    != SQLITE_OK) {
+			fr_log(0, "cannot prepare database statement: %s", sqlite3_errmsg(db));
+			goto fail;
+		}
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->not_empty, NULL);
+	pthread_cond_init(&w->not_full, NULL);
+	pthread_cond_init(&w->done, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w)) {
+		fr_log(0, "cannot start the database writer thread");
+		goto fail;
+	}
+	return w;
+fail:
+	for (int i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(w->st[i]);
+	free(w->ring);
+	free(w);
+	return NULL;
+}
+
+void fr_db_writer_push(struct fr_db_writer *w, const struct fr_op *op)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->count == w->cap) {
+		w->queue_full++;
+		while (w->count == w->cap)
+			pthread_cond_wait(&w->not_full, &w->lock);
+	}
+	w->ring[(w->head + w->count) % w->cap] = *op;
+	w->count++;
+	w->pushed++;
+	pthread_cond_signal(&w->not_empty);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void fr_db_writer_sync(struct fr_db_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t target = w->pushed;
+
+	while (w->committed < target)
+		pthread_cond_wait(&w->done, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+uint64_t fr_db_writer_queue_full(struct fr_db_writer *w)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->queue_full;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+uint64_t fr_db_writer_rows(struct fr_db_writer *w)
+{
+	return w->rows;
+}
+
+void fr_db_writer_stop(struct fr_db_writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->not_empty);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	for (int i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(w->st[i]);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->not_empty);
+	pthread_cond_destroy(&w->not_full);
+	pthread_cond_destroy(&w->done);
+	free(w->ring);
+	free(w);
+}

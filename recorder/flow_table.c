@@ -1,0 +1,130 @@
+/*
+ * The recorder's own table of open flows, keyed like the BPF flows map, holding what the
+ * database already has for each: its row id, owner and last written counters.
+ *
+ * Entries live in one array allocated at start (no allocation per flow); buckets and chains
+ * are array indices plus one, with 0 meaning none. Free entries form a list through `next`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "recorder.h"
+
+struct fr_flow_table {
+	struct fr_uflow *entries;
+	uint32_t *buckets;
+	uint32_t nbuckets; /* power of two */
+	uint32_t capacity;
+	uint32_t count;
+	uint32_t free_head;
+};
+
+static uint32_t key_hash(const struct fr_flow_key *k)
+{
+	/* FNV-1a over the key bytes; keys are zero-padded so the padding is stable. */
+	const unsigned char *p = (const unsigned char *)k;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+struct fr_flow_table *fr_flow_table_new(uint32_t capacity)
+{
+	struct fr_flow_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->nbuckets = 1;
+	while (t->nbuckets < capacity)
+		t->nbuckets <<= 1;
+	t->capacity = capacity;
+	t->entries = calloc(capacity, sizeof(*t->entries));
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->entries || !t->buckets) {
+		fr_flow_table_free(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < capacity; i++)
+		t->entries[i].next = i + 2 <= capacity ? i + 2 : 0;
+	t->free_head = capacity ? 1 : 0;
+	return t;
+}
+
+void fr_flow_table_free(struct fr_flow_table *t)
+{
+	if (!t)
+		return;
+	free(t->entries);
+	free(t->buckets);
+	free(t);
+}
+
+struct fr_uflow *fr_flow_table_find(struct fr_flow_table *t, const struct fr_flow_key *k)
+{
+	uint32_t i = t->buckets[key_hash(k) & (t->nbuckets - 1)];
+
+	while (i) {
+		struct fr_uflow *f = &t->entries[i - 1];
+
+		if (!memcmp(&f->key, k, sizeof(*k)))
+			return f;
+		i = f->next;
+	}
+	return NULL;
+}
+
+struct fr_uflow *fr_flow_table_insert(struct fr_flow_table *t, const struct fr_flow_key *k)
+{
+	uint32_t *bucket = &t->buckets[key_hash(k) & (t->nbuckets - 1)];
+	uint32_t i = t->free_head;
+	struct fr_uflow *f;
+
+	if (!i)
+		return NULL;
+	f = &t->entries[i - 1];
+	t->free_head = f->next;
+	memset(f, 0, sizeof(*f));
+	f->key = *k;
+	f->next = *bucket;
+	*bucket = i;
+	t->count++;
+	return f;
+}
+
+void fr_flow_table_remove(struct fr_flow_table *t, struct fr_uflow *f)
+{
+	uint32_t idx = (uint32_t)(f - t->entries) + 1;
+	uint32_t *link = &t->buckets[key_hash(&f->key) & (t->nbuckets - 1)];
+
+	while (*link && *link != idx)
+		link = &t->entries[*link - 1].next;
+	if (!*link)
+		return;
+	*link = f->next;
+	memset(f, 0, sizeof(*f));
+	f->next = t->free_head;
+	t->free_head = idx;
+	t->count--;
+}
+
+void fr_flow_table_each(struct fr_flow_table *t, void (*fn)(struct fr_uflow *, void *), void *arg)
+{
+	for (uint32_t b = 0; b < t->nbuckets; b++) {
+		uint32_t i = t->buckets[b];
+
+		while (i) {
+			struct fr_uflow *f = &t->entries[i - 1];
+			uint32_t next = f->next; /* fn may remove f */
+
+			fn(f, arg);
+			i = next;
+		}
+	}
+}
+
+uint32_t fr_flow_table_count(const struct fr_flow_table *t)
+{
+	return t->count;
+}

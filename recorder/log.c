@@ -1,0 +1,23 @@
+/*
+ * Logging to standard error, one line per event, prefixed with the program name so journald
+ * and terminals both read it. Level 0 is always shown (errors), 1 with -v, 2 with -vv.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "recorder.h"
+
+int fr_verbose;
+
+void fr_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > fr_verbose)
+		return;
+	fputs("flowrec: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

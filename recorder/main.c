@@ -1,0 +1,320 @@
+/*
+ * flowrec: the recorder. Options, start-up checks, the run row, and the main loop that
+ * alternates between consuming BPF events and flushing counters to the database writer.
+ *
+ * Start-up order matters: socket hooks first, then the iterator adopts sockets that were
+ * already open, then the packet hooks, so that no packet is counted before its socket has
+ * an owner. Shutdown drains the ring buffer, writes the final counters and marks the run
+ * ended before the BPF links go.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "recorder.h"
+#include "db.h"
+#include "timefmt.h"
+
+#define DEFAULT_DATA "/var/lib/flowrec"
+#define QUEUE_LEN 65536
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+const char *argp_program_version = "flowrec " FR_VERSION;
+static const char doc[] =
+	"flowrec -- record which process on this host talked to whom.\n\n"
+	"Attributes every TCP and UDP flow of the tasks in a cgroup v2 subtree (default: the whole "
+	"host) to its process, with byte and packet counters, and writes them to DIR/flowrec.db "
+	"(SQLite). Runs in the foreground until SIGINT or SIGTERM, then flushes and exits 0. "
+	"Query the result with flowq.";
+
+enum { OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP };
+
+static const struct argp_option options[] = {
+	{ "data", 'd', "DIR", 0, "Data directory (default " DEFAULT_DATA "; created mode 0700)", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Record only tasks in this cgroup v2 directory and below (default: the cgroup v2 root)", 0 },
+	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this many seconds", 0 },
+	{ "ready-file", OPT_READY, "PATH", 0,
+	  "Create PATH once every hook is attached and the database is ready", 0 },
+	{ "flush-interval", OPT_FLUSH, "SECONDS", 0,
+	  "How often counters of open flows reach the database (default 1)", 0 },
+	{ "verbose", 'v', NULL, 0, "More messages (repeat for libbpf and verifier output)", 0 },
+	{ 0 },
+};
+
+static int parse_seconds(const char *arg, double *out, bool allow_zero)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v < 0 || (!allow_zero && v == 0) || v > 1e9)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct fr_options *o = state->input;
+
+	switch (key) {
+	case 'd':
+		o->data_dir = arg;
+		break;
+	case OPT_CGROUP:
+		o->cgroup = arg;
+		break;
+	case OPT_DURATION:
+		if (parse_seconds(arg, &o->duration_s, false))
+			argp_error(state, "invalid --duration '%s': expected a positive number of seconds", arg);
+		break;
+	case OPT_FLUSH:
+		if (parse_seconds(arg, &o->flush_interval_s, false))
+			argp_error(state, "invalid --flush-interval '%s': expected a positive number of seconds", arg);
+		break;
+	case OPT_READY:
+		o->ready_file = arg;
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* Resolve --cgroup (or the v2 root) and make sure it is a cgroup v2 directory. */
+static int resolve_cgroup(const char *want, char *out, size_t len)
+{
+	struct statfs fs;
+	char root[4096];
+
+	if (fr_cgroup2_root(root, sizeof(root))) {
+		fr_log(0, "no cgroup v2 file system is mounted (see /proc/self/mountinfo); flowrec needs cgroup v2");
+		return -1;
+	}
+	if (!realpath(want ? want : root, out)) {
+		fr_log(0, "cannot use cgroup %s: %s", want ? want : root, strerror(errno));
+		return -1;
+	}
+	(void)len;
+	if (statfs(out, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
+		fr_log(0, "%s is not a cgroup v2 directory (cgroup v2 is mounted at %s)", out, root);
+		return -1;
+	}
+	return 0;
+}
+
+static int prepare_data_dir(const char *dir, char *db_path, size_t len)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fr_log(0, "cannot create data directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK)) {
+		fr_log(0, "data directory %s is not writable: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(db_path, len, "%s/flowrec.db", dir);
+	return 0;
+}
+
+static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cgroup,
+			 const char *hooks, int64_t *next_flow_id)
+{
+	static const char sql[] =
+		"INSERT INTO runs(start_ns, heartbeat_ns, hostname, kernel, version, options, cgroup, hooks) "
+		"VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	sqlite3_stmt *st = NULL;
+	struct utsname u;
+	int64_t id = -1;
+
+	uname(&u);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto cleanup;
+	sqlite3_bind_int64(st, 1, fr_now_ns());
+	sqlite3_bind_text(st, 2, u.nodename, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, u.release, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, FR_VERSION, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, o->cmdline ? o->cmdline : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, cgroup, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, hooks, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto cleanup;
+	id = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Flow ids continue across runs so that a flow id names one flow in the whole file. */
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM flows", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		id = -1;
+		goto cleanup;
+	}
+	*next_flow_id = sqlite3_column_int64(st, 0);
+cleanup:
+	if (id < 0)
+		fr_log(0, "cannot write the run to the database: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return id;
+}
+
+static void run_end(sqlite3 *db, int64_t run_id)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, "UPDATE runs SET end_ns = ?1, heartbeat_ns = ?1 WHERE id = ?2", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, fr_now_ns());
+		sqlite3_bind_int64(st, 2, run_id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			fr_log(0, "cannot mark the run ended: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+}
+
+static int write_ready_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		fr_log(0, "cannot create ready file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	dprintf(fd, "%d\n", getpid());
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fr_options o = { .data_dir = DEFAULT_DATA, .flush_interval_s = 1.0 };
+	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
+	char cgroup[4096], db_path[4096], err[512];
+	struct fr_db_writer *writer = NULL;
+	struct fr_consumer *consumer = NULL;
+	struct fr_idset cgroup_ids = {};
+	struct fr_bpf bpf = { .cgroup_fd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	sqlite3 *db = NULL;
+	int64_t run_id = -1, next_flow_id = 1, start, next_flush, flush_ns;
+	int ret = 1, adopted;
+
+	argp_err_exit_status = 2;
+	argp_parse(&argp, argc, argv, 0, NULL, &o);
+	fr_verbose = o.verbose;
+	o.cmdline = join_args(argc, argv);
+
+	if (resolve_cgroup(o.cgroup, cgroup, sizeof(cgroup)))
+		goto cleanup;
+	if (fr_bpf_load(&bpf))
+		goto cleanup;
+	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
+		goto cleanup;
+	if (fr_db_open_rw(db_path, &db, err, sizeof(err))) {
+		fr_log(0, "%s", err);
+		goto cleanup;
+	}
+	if (fr_bpf_attach_sockets(&bpf, cgroup))
+		goto cleanup;
+	if (fr_cgroup_subtree(cgroup, &cgroup_ids)) {
+		fr_log(0, "cannot list the cgroups under %s: %s", cgroup, strerror(errno));
+		goto cleanup;
+	}
+	adopted = fr_presock_adopt(&bpf, &cgroup_ids);
+	if (adopted < 0)
+		goto cleanup;
+	if (fr_bpf_attach_packets(&bpf))
+		goto cleanup;
+	run_id = run_begin(db, &o, cgroup, bpf.hooks, &next_flow_id);
+	if (run_id < 0)
+		goto cleanup;
+	writer = fr_db_writer_start(db, run_id, QUEUE_LEN);
+	if (!writer)
+		goto cleanup;
+	consumer = fr_consumer_new(&bpf, writer, next_flow_id);
+	if (!consumer)
+		goto cleanup;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (o.ready_file && write_ready_file(o.ready_file))
+		goto cleanup;
+	fr_info("recording cgroup %s into %s (run %lld, %d sockets already open adopted)", cgroup,
+		db_path, (long long)run_id, adopted);
+
+	start = fr_now_ns();
+	flush_ns = (int64_t)(o.flush_interval_s * 1e9);
+	next_flush = start + flush_ns;
+	while (!stop_requested) {
+		int64_t now;
+
+		if (fr_consumer_poll(consumer, 50))
+			break;
+		now = fr_now_ns();
+		if (now >= next_flush) {
+			fr_consumer_flush(consumer);
+			next_flush = now + flush_ns;
+		}
+		if (o.duration_s > 0 && now - start >= (int64_t)(o.duration_s * 1e9))
+			break;
+	}
+	fr_consumer_poll(consumer, 0);
+	fr_consumer_flush(consumer);
+	ret = 0;
+cleanup:
+	if (writer) {
+		fr_db_writer_sync(writer);
+		fr_db_writer_stop(writer);
+	}
+	if (run_id > 0)
+		run_end(db, run_id);
+	fr_consumer_free(consumer);
+	fr_bpf_destroy(&bpf);
+	if (o.ready_file && run_id > 0)
+		unlink(o.ready_file);
+	sqlite3_close(db);
+	fr_idset_free(&cgroup_ids);
+	free(o.cmdline);
+	return ret;
+}

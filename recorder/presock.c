@@ -1,0 +1,94 @@
+/*
+ * Sockets that were open before the recorder started.
+ *
+ * The iter/task_file program walks every task's descriptors and writes one fr_iter_sock per
+ * TCP or UDP socket. Those owned by tasks in the recorded cgroup subtree get an owners-map
+ * entry, so their packets are attributed from the first one the packet hooks see. A TCP
+ * socket whose local port has a listener in the same namespace was accepted ('in'); any
+ * other connected TCP socket connected out. Entries the socket hooks already made win
+ * (BPF_NOEXIST): they are newer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "recorder.h"
+#include "flowrec.skel.h"
+
+#define TCP_LISTEN 10
+#define IPPROTO_TCP_ 6
+
+static bool has_listener(const struct fr_iter_sock *s, size_t n, const struct fr_iter_sock *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i].proto == IPPROTO_TCP_ && s[i].state == TCP_LISTEN &&
+		    s[i].lport == x->lport && s[i].id.netns == x->id.netns)
+			return true;
+	return false;
+}
+
+int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
+{
+	struct bpf_link *link = NULL;
+	struct fr_iter_sock *socks = NULL;
+	size_t n = 0, cap = 0;
+	int iter_fd = -1, owners_fd, adopted = 0, ret = -1;
+	ssize_t r;
+
+	link = bpf_program__attach_iter(b->skel->progs.fr_iter_sockets, NULL);
+	if (!link) {
+		fr_log(0, "this kernel cannot attach iter/task_file: %s", strerror(errno));
+		goto cleanup;
+	}
+	iter_fd = bpf_iter_create(bpf_link__fd(link));
+	if (iter_fd < 0) {
+		fr_log(0, "cannot start the socket iterator: %s", strerror(errno));
+		goto cleanup;
+	}
+	for (;;) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			struct fr_iter_sock *ns = realloc(socks, ncap * sizeof(*ns));
+
+			if (!ns)
+				goto cleanup;
+			socks = ns;
+			cap = ncap;
+		}
+		/* The iterator writes whole records; a read returns a multiple of them. */
+		r = read(iter_fd, &socks[n], (cap - n) * sizeof(*socks));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fr_log(0, "reading the socket iterator: %s", strerror(errno));
+			goto cleanup;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r / sizeof(*socks);
+	}
+	owners_fd = bpf_map__fd(b->skel->maps.owners);
+	for (size_t i = 0; i < n; i++) {
+		struct fr_iter_sock *s = &socks[i];
+		struct fr_owner o = { .id = s->id };
+
+		if (!fr_idset_has(cgroups, s->task_cgroup_id))
+			continue;
+		if (s->proto == IPPROTO_TCP_ && s->state != TCP_LISTEN && s->rport)
+			o.dir_hint = has_listener(socks, n, s) ? FR_DIR_IN : FR_DIR_OUT;
+		if (bpf_map_update_elem(owners_fd, &s->cookie, &o, BPF_NOEXIST) == 0)
+			adopted++;
+	}
+	fr_debug("%zu sockets open at start, %d in the recorded cgroup adopted", n, adopted);
+	ret = adopted;
+cleanup:
+	free(socks);
+	if (iter_fd >= 0)
+		close(iter_fd);
+	bpf_link__destroy(link);
+	return ret;
+}

@@ -1,0 +1,128 @@
+/*
+ * Declarations shared by the recorder's parts: options, the BPF attachment, the user-space
+ * flow table, the event consumer and the database writer thread.
+ */
+#ifndef FR_RECORDER_H
+#define FR_RECORDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "flowrec.h"
+
+#define FR_VERSION "0.1.0"
+
+struct fr_options {
+	const char *data_dir;
+	const char *cgroup;     /* NULL: the cgroup v2 root */
+	const char *ready_file;
+	double duration_s;      /* 0: until signalled */
+	double flush_interval_s;
+	int verbose;
+	char *cmdline;          /* for runs.options */
+};
+
+/* ---- log.c ---- */
+extern int fr_verbose;
+void fr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define fr_info(...) fr_log(1, __VA_ARGS__)
+#define fr_debug(...) fr_log(2, __VA_ARGS__)
+
+/* ---- cgroup.c ---- */
+/* Find the cgroup v2 mount point from /proc/self/mountinfo. 0 or -1. */
+int fr_cgroup2_root(char *buf, size_t len);
+/* Set of cgroup ids (inode numbers) of a directory and all below it. */
+struct fr_idset {
+	uint64_t *ids;
+	size_t n, cap;
+};
+int fr_cgroup_subtree(const char *path, struct fr_idset *out);
+bool fr_idset_has(const struct fr_idset *s, uint64_t id);
+void fr_idset_free(struct fr_idset *s);
+
+/* ---- bpf_attach.c ---- */
+struct flowrec_bpf;
+struct fr_bpf {
+	struct flowrec_bpf *skel;
+	struct bpf_link *links[16];
+	int nlinks;
+	char hooks[512]; /* space-separated sections attached, for runs.hooks */
+	int cgroup_fd;
+};
+/* Check privileges and kernel features, then load. 0, or -1 after printing one line. */
+int fr_bpf_load(struct fr_bpf *b);
+/* Attach everything but the packet hooks, which go last (fr_bpf_attach_packets) so that
+ * sockets found by the iterator have owners before their packets are counted. */
+int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path);
+int fr_bpf_attach_packets(struct fr_bpf *b);
+void fr_bpf_destroy(struct fr_bpf *b);
+
+/* ---- presock.c ---- */
+/* Give owners to the sockets that existed before the recorder: returns how many, or -1. */
+int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups);
+
+/* ---- db_writer.c ---- */
+enum fr_op_type {
+	FR_OP_FLOW_INSERT = 1,
+	FR_OP_FLOW_COUNTERS,
+	FR_OP_FLOW_OWNER,
+	FR_OP_PROCESS,
+	FR_OP_RUN_STATS,
+};
+
+/* One database write, copied into the writer's queue. Times are realtime ns. */
+struct fr_op {
+	int type;
+	int64_t flow_id;
+	int64_t start_ns, last_ns, end_ns; /* end_ns 0: still open */
+	struct fr_flow_key key;
+	struct fr_flow flow;
+	struct fr_identity id;
+	char *exe, *cmdline; /* FR_OP_PROCESS: heap strings the writer frees; may be NULL */
+	uint64_t stats[FR_STAT_MAX]; /* FR_OP_RUN_STATS */
+	uint64_t queue_full;
+};
+
+struct fr_db_writer;
+struct fr_db_writer *fr_db_writer_start(sqlite3 *db, int64_t run_id, size_t queue_len);
+void fr_db_writer_push(struct fr_db_writer *w, const struct fr_op *op);
+/* Wait until everything pushed so far is committed. */
+void fr_db_writer_sync(struct fr_db_writer *w);
+uint64_t fr_db_writer_queue_full(struct fr_db_writer *w);
+/* Drain, commit, stop the thread. The database stays open (owned by the caller). */
+void fr_db_writer_stop(struct fr_db_writer *w);
+uint64_t fr_db_writer_rows(struct fr_db_writer *w);
+
+/* ---- flow_table.c ---- */
+struct fr_uflow {
+	struct fr_flow_key key;
+	int64_t id;
+	struct fr_identity owner;
+	struct fr_flow last; /* counters as last written */
+	uint32_t sweep_gen;  /* last sweep that saw it in the BPF map */
+	bool missing_once;   /* absent from one sweep: ended if absent from the next */
+	uint32_t next;       /* hash chain, index + 1 (0 = end) */
+};
+
+struct fr_flow_table;
+struct fr_flow_table *fr_flow_table_new(uint32_t capacity);
+void fr_flow_table_free(struct fr_flow_table *t);
+struct fr_uflow *fr_flow_table_find(struct fr_flow_table *t, const struct fr_flow_key *k);
+/* NULL when full. */
+struct fr_uflow *fr_flow_table_insert(struct fr_flow_table *t, const struct fr_flow_key *k);
+void fr_flow_table_remove(struct fr_flow_table *t, struct fr_uflow *f);
+/* Calls fn on every flow; fn may remove the flow it is given. */
+void fr_flow_table_each(struct fr_flow_table *t, void (*fn)(struct fr_uflow *, void *), void *arg);
+uint32_t fr_flow_table_count(const struct fr_flow_table *t);
+
+/* ---- consumer.c ---- */
+struct fr_consumer;
+struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, int64_t next_flow_id);
+/* Wait up to timeout_ms for events and handle them. 0, or -1 on error. */
+int fr_consumer_poll(struct fr_consumer *c, int timeout_ms);
+/* Reconcile with the BPF flows map and queue counter updates and run stats. */
+void fr_consumer_flush(struct fr_consumer *c);
+void fr_consumer_free(struct fr_consumer *c);
+
+#endif
