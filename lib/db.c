@@ -96,6 +96,12 @@ int fr_db_open_rw(const char *path, sqlite3 **out, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	/* Refuse a newer schema before anything (even the journal mode) touches the file. */
+	if (fr_db_schema_version(db) > FR_SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema version %d is newer than this flowrec supports (%d)",
+			 fr_db_schema_version(db), FR_SCHEMA_VERSION);
+		goto fail;
+	}
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL)
 	    != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));

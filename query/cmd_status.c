@@ -1,0 +1,178 @@
+/*
+ * flowq status: the recorder's runs (live, ended or crashed, with their loss counters) and
+ * how big the database is.
+ *
+ * The table format prints two titled results, "runs:" and "database:". CSV and JSON
+ * readers expect one result of one shape, so the other formats instead repeat the
+ * database figures as the last columns of every run row.
+ */
+#include "query.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A run that has not ended is live while its heartbeat is at most this old. */
+#define LIVE_HEARTBEAT_NS (10 * 1000000000LL)
+
+/* A run that has not flushed yet has no heartbeat; its start time stands in for it, so a
+ * run that started a moment ago is live rather than crashed. */
+#define RUN_COLUMNS \
+	"SELECT id, start_ns, end_ns," \
+	" CASE WHEN end_ns IS NOT NULL THEN 'ended'" \
+	" WHEN COALESCE(heartbeat_ns, start_ns) >= :live_after THEN 'live'" \
+	" ELSE 'crashed' END AS state," \
+	" hostname, kernel, cgroup, hooks, lost_events, ringbuf_full, flows_full, owners_full," \
+	" unowned_packets"
+#define DATABASE_COLUMNS \
+	":db_bytes AS db_bytes, (SELECT count(*) FROM flows) AS flows," \
+	" (SELECT count(*) FROM processes) AS processes"
+
+static const char runs_sql[] = RUN_COLUMNS " FROM runs ORDER BY id";
+static const char database_sql[] = "SELECT " DATABASE_COLUMNS;
+static const char runs_with_database_sql[] = RUN_COLUMNS ", " DATABASE_COLUMNS " FROM runs ORDER BY id";
+
+struct status_args {
+	struct flowq_globals *globals;
+};
+
+static const char status_doc[] =
+	"Show the recorder's runs and the size of the database."
+	"\v"
+	"Run columns: id, start_ns, end_ns, state, hostname, kernel, cgroup, hooks, lost_events, "
+	"ringbuf_full, flows_full, owners_full, unowned_packets. state is 'ended' when the run "
+	"stopped cleanly; 'live' when it has not and its last heartbeat (before the first one, its "
+	"start) is at most 10 s old; else 'crashed'.\n"
+	"\n"
+	"Database columns: db_bytes (the database file plus its -wal file), flows and processes "
+	"(row counts).\n"
+	"\n"
+	"--format table prints two results, titled \"runs:\" and \"database:\". csv, json and "
+	"jsonl print one result: the run rows, each with the database columns appended (so no "
+	"rows at all when there are no runs).";
+
+static error_t parse_status_option(int key, char *arg, struct argp_state *state)
+{
+	struct status_args *args = state->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		flowq_command_init(state, "flowq status", args->globals);
+		break;
+	case ARGP_KEY_ARG:
+		flowq_usage_error("status takes no arguments ('%s' given)", arg);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child status_children[] = {
+	{ &flowq_globals_argp, 0, "Global options:", 0 },
+	{ 0 }
+};
+
+static const struct argp status_argp = {
+	.parser = parse_status_option,
+	.doc = status_doc,
+	.children = status_children,
+};
+
+/* Size of a file that need not exist: 0 if it does not. Returns -1 on other errors. */
+static int add_file_size(const char *path, int64_t *total)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr, "flowq: cannot stat %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	*total += st.st_size;
+	return 0;
+}
+
+static int database_bytes(const char *db_file, int64_t *out)
+{
+	char wal_file[PATH_MAX + sizeof("-wal")];
+	int64_t total = 0;
+
+	if (snprintf(wal_file, sizeof(wal_file), "%s-wal", db_file) >= (int)sizeof(wal_file)) {
+		fprintf(stderr, "flowq: path too long: %s\n", db_file);
+		return -1;
+	}
+	if (add_file_size(db_file, &total) || add_file_size(wal_file, &total))
+		return -1;
+	*out = total;
+	return 0;
+}
+
+/* Bind a named parameter if the statement has it. */
+static int bind_if_present(sqlite3_stmt *st, const char *name, int64_t value)
+{
+	int index = sqlite3_bind_parameter_index(st, name);
+
+	return index == 0 || sqlite3_bind_int64(st, index, value) == SQLITE_OK ? 0 : -1;
+}
+
+static int print_result(sqlite3 *db, const char *title, const char *sql, int64_t live_after_ns,
+			int64_t db_bytes, const struct fr_output_opts *output)
+{
+	sqlite3_stmt *st = NULL;
+	int status = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    bind_if_present(st, ":live_after", live_after_ns) ||
+	    bind_if_present(st, ":db_bytes", db_bytes)) {
+		fprintf(stderr, "flowq: SQL error: %s\n", sqlite3_errmsg(db));
+		goto cleanup;
+	}
+	if (title)
+		printf("%s\n", title);
+	if (flowq_print_result(st, output))
+		goto cleanup;
+	status = 0;
+cleanup:
+	sqlite3_finalize(st);
+	return status;
+}
+
+int cmd_status(int argc, char **argv, struct flowq_globals *globals)
+{
+	struct status_args args = { .globals = globals };
+	const struct fr_output_opts *output = &globals->output;
+	char path_buf[PATH_MAX];
+	const char *db_file;
+	sqlite3 *db = NULL;
+	int64_t db_bytes, live_after_ns;
+	int status = FLOWQ_EXIT_FAILURE;
+
+	if (argp_parse(&status_argp, argc, argv, ARGP_NO_HELP, NULL, &args) != 0)
+		return FLOWQ_EXIT_USAGE;
+	if (flowq_db_open(globals, &db))
+		goto cleanup;
+	/* Sizes after the open, so that a missing database is reported as such above. */
+	db_file = flowq_db_file(globals, path_buf, sizeof(path_buf));
+	if (!db_file || database_bytes(db_file, &db_bytes))
+		goto cleanup;
+	live_after_ns = fr_now_ns() - LIVE_HEARTBEAT_NS;
+
+	if (output->format == FR_FMT_TABLE) {
+		if (print_result(db, "runs:", runs_sql, live_after_ns, db_bytes, output))
+			goto cleanup;
+		putchar('\n');
+		if (print_result(db, "database:", database_sql, live_after_ns, db_bytes, output))
+			goto cleanup;
+	} else if (print_result(db, NULL, runs_with_database_sql, live_after_ns, db_bytes, output)) {
+		goto cleanup;
+	}
+	status = FLOWQ_EXIT_OK;
+cleanup:
+	sqlite3_close(db);
+	return status;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Traffic peers for the end-to-end tests: exact, known payloads so flows can be checked
+byte for byte.
+
+Each mode names itself (prctl PR_SET_NAME) before it opens a socket, so the recorded comm is
+known, and writes "pid" to --pidfile so the test knows which process to expect.
+
+  tcp-server ADDR PORT [--reply N] [--accepts K] [--forks F]
+      listen; per accepted connection read until EOF, print the byte count, reply N bytes.
+      --forks F: the listening socket is shared by F child processes that each accept once
+      (each child writes its pid to PIDFILE.<i>).
+  tcp-client ADDR PORT SEND [--chunks C --interval S]
+      connect, send SEND bytes (in C chunks S seconds apart), shut down, read until EOF.
+  udp-echo ADDR PORT COUNT       receive COUNT datagrams, echo each back
+  udp-sink ADDR PORT COUNT       receive COUNT datagrams
+  udp-connected ADDR PORT COUNT SIZE     connect(), send COUNT datagrams, read the echoes
+  udp-unconnected SIZE ADDR1 PORT1 N1 ADDR2 PORT2 N2   sendto() from one socket to two peers
+  hold ADDR PORT SEND FIFO       connect and send SEND bytes each time a line is read from FIFO;
+                                 exit at EOF (a connection that outlives a recorder start)
+"""
+import argparse
+import ctypes
+import os
+import socket
+import sys
+import time
+
+
+def set_comm(name):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def write_pid(path, pid=None):
+    if path:
+        with open(path + ".tmp", "w") as f:
+            f.write(f"{pid or os.getpid()}\n")
+        os.rename(path + ".tmp", path)
+
+
+def recv_all(conn):
+    n = 0
+    while True:
+        d = conn.recv(65536)
+        if not d:
+            return n
+        n += len(d)
+
+
+def serve_one(conn, reply):
+    n = recv_all(conn)
+    print(n, flush=True)
+    if reply:
+        conn.sendall(b"r" * reply)
+    conn.close()
+
+
+def tcp_server(a):
+    s = socket.socket(family_of(a.addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.addr, a.port))
+    s.listen(64)
+    if a.forks:
+        kids = []
+        for i in range(a.forks):
+            pid = os.fork()
+            if pid == 0:
+                set_comm(f"acceptor{i}")
+                write_pid(f"{a.pidfile}.{i}")
+                conn, _ = s.accept()
+                serve_one(conn, a.reply)
+                os._exit(0)
+            kids.append(pid)
+        if a.ready:
+            open(a.ready, "w").close()
+        for pid in kids:
+            os.waitpid(pid, 0)
+        return
+    if a.ready:
+        open(a.ready, "w").close()
+    for _ in range(a.accepts):
+        conn, _ = s.accept()
+        serve_one(conn, a.reply)
+
+
+def tcp_client(a):
+    c = socket.create_connection((a.addr, a.port))
+    chunk = a.send // a.chunks
+    for i in range(a.chunks):
+        size = chunk if i < a.chunks - 1 else a.send - chunk * (a.chunks - 1)
+        c.sendall(b"s" * size)
+        if i < a.chunks - 1:
+            time.sleep(a.interval)
+    c.shutdown(socket.SHUT_WR)
+    print(recv_all(c), flush=True)
+    c.close()
+
+
+def udp_server(a, echo):
+    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s.bind((a.addr, a.port))
+    if a.ready:
+        open(a.ready, "w").close()
+    for _ in range(a.count):
+        d, peer = s.recvfrom(65536)
+        if echo:
+            s.sendto(d, peer)
+    s.close()
+
+
+def udp_connected(a):
+    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s.connect((a.addr, a.port))
+    s.settimeout(5)
+    for _ in range(a.count):
+        s.send(b"u" * a.size)
+        s.recv(65536)
+    s.close()
+
+
+def udp_unconnected(a):
+    s = socket.socket(family_of(a.addr1), socket.SOCK_DGRAM)
+    for addr, port, n in ((a.addr1, a.port1, a.n1), (a.addr2, a.port2, a.n2)):
+        for _ in range(n):
+            s.sendto(b"v" * a.size, (addr, port))
+            time.sleep(0.01)
+    s.close()
+
+
+def hold(a):
+    c = socket.create_connection((a.addr, a.port))
+    with open(a.fifo) as f:
+        for _ in f:
+            c.sendall(b"h" * a.send)
+    c.shutdown(socket.SHUT_WR)
+    recv_all(c)
+    c.close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--comm")
+    p.add_argument("--pidfile")
+    p.add_argument("--ready")
+    sub = p.add_subparsers(dest="mode", required=True)
+    m = sub.add_parser("tcp-server")
+    m.add_argument("addr"); m.add_argument("port", type=int)
+    m.add_argument("--reply", type=int, default=0)
+    m.add_argument("--accepts", type=int, default=1)
+    m.add_argument("--forks", type=int, default=0)
+    m = sub.add_parser("tcp-client")
+    m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("send", type=int)
+    m.add_argument("--chunks", type=int, default=1)
+    m.add_argument("--interval", type=float, default=0)
+    for mode in ("udp-echo", "udp-sink"):
+        m = sub.add_parser(mode)
+        m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("count", type=int)
+    m = sub.add_parser("udp-connected")
+    m.add_argument("addr"); m.add_argument("port", type=int)
+    m.add_argument("count", type=int); m.add_argument("size", type=int)
+    m = sub.add_parser("udp-unconnected")
+    m.add_argument("size", type=int)
+    m.add_argument("addr1"); m.add_argument("port1", type=int); m.add_argument("n1", type=int)
+    m.add_argument("addr2"); m.add_argument("port2", type=int); m.add_argument("n2", type=int)
+    m = sub.add_parser("hold")
+    m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("send", type=int)
+    m.add_argument("fifo")
+    a = p.parse_args()
+
+    set_comm(a.comm or a.mode[:15])
+    write_pid(a.pidfile)
+    {"tcp-server": tcp_server, "tcp-client": tcp_client,
+     "udp-echo": lambda a: udp_server(a, True), "udp-sink": lambda a: udp_server(a, False),
+     "udp-connected": udp_connected, "udp-unconnected": udp_unconnected,
+     "hold": hold}[a.mode](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
