@@ -69,13 +69,11 @@ $(BUILD)/schema_sql.c: schema/schema.sql
 $(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/recorder/%.o: recorder/%.c $(BUILD)/flowrec.skel.h $(wildcard include/*.h lib/*.h recorder/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h query/*.h recorder/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h query/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+$(REC_OBJS): $(BUILD)/flowrec.skel.h
 
 $(BUILD)/flowrec: $(REC_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

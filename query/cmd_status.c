@@ -7,7 +7,9 @@
  * database figures as the last columns of every run row.
  */
 #include "query.h"
-#include "timefmt.h"
+#include "lockfile.h"
+
+#include <libgen.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -16,16 +18,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* A run that has not ended is live while its heartbeat is at most this old. */
-#define LIVE_HEARTBEAT_NS (10 * 1000000000LL)
-
-/* A run that has not flushed yet has no heartbeat; its start time stands in for it, so a
- * run that started a moment ago is live rather than crashed. */
+/* A run is live when the data directory's lock is held (lib/lockfile.c) and it is the
+ * newest run without an end; a run without an end otherwise crashed. */
 #define RUN_COLUMNS \
 	"SELECT id, start_ns, end_ns," \
 	" CASE WHEN end_ns IS NOT NULL THEN 'ended'" \
-	" WHEN COALESCE(heartbeat_ns, start_ns) >= :live_after THEN 'live'" \
-	" ELSE 'crashed' END AS state," \
+	" WHEN :live = 1 AND id = (SELECT max(id) FROM runs) THEN 'live'" \
+	" ELSE 'crashed' END AS state, heartbeat_ns," \
 	" hostname, kernel, cgroup, hooks, lost_events, ringbuf_full, flows_full, owners_full," \
 	" unowned_packets"
 #define DATABASE_COLUMNS \
@@ -43,10 +42,10 @@ struct status_args {
 static const char status_doc[] =
 	"Show the recorder's runs and the size of the database."
 	"\v"
-	"Run columns: id, start_ns, end_ns, state, hostname, kernel, cgroup, hooks, lost_events, "
+	"Run columns: id, start_ns, end_ns, state, heartbeat_ns, hostname, kernel, cgroup, hooks, lost_events, "
 	"ringbuf_full, flows_full, owners_full, unowned_packets. state is 'ended' when the run "
-	"stopped cleanly; 'live' when it has not and its last heartbeat (before the first one, its "
-	"start) is at most 10 s old; else 'crashed'.\n"
+	"stopped cleanly; 'live' when a recorder holds the data directory's lock (flowrec.lock) "
+	"and this is its run; else 'crashed'. heartbeat_ns is the recorder's last flush.\n"
 	"\n"
 	"Database columns: db_bytes (the database file plus its -wal file), flows and processes "
 	"(row counts).\n"
@@ -120,14 +119,14 @@ static int bind_if_present(sqlite3_stmt *st, const char *name, int64_t value)
 	return index == 0 || sqlite3_bind_int64(st, index, value) == SQLITE_OK ? 0 : -1;
 }
 
-static int print_result(sqlite3 *db, const char *title, const char *sql, int64_t live_after_ns,
+static int print_result(sqlite3 *db, const char *title, const char *sql, int64_t live,
 			int64_t db_bytes, const struct fr_output_opts *output)
 {
 	sqlite3_stmt *st = NULL;
 	int status = -1;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    bind_if_present(st, ":live_after", live_after_ns) ||
+	    bind_if_present(st, ":live", live) ||
 	    bind_if_present(st, ":db_bytes", db_bytes)) {
 		fprintf(stderr, "flowq: SQL error: %s\n", sqlite3_errmsg(db));
 		goto cleanup;
@@ -149,7 +148,8 @@ int cmd_status(int argc, char **argv, struct flowq_globals *globals)
 	char path_buf[PATH_MAX];
 	const char *db_file;
 	sqlite3 *db = NULL;
-	int64_t db_bytes, live_after_ns;
+	int64_t db_bytes, live;
+	char dir[PATH_MAX];
 	int status = FLOWQ_EXIT_FAILURE;
 
 	if (argp_parse(&status_argp, argc, argv, ARGP_NO_HELP, NULL, &args) != 0)
@@ -160,15 +160,16 @@ int cmd_status(int argc, char **argv, struct flowq_globals *globals)
 	db_file = flowq_db_file(globals, path_buf, sizeof(path_buf));
 	if (!db_file || database_bytes(db_file, &db_bytes))
 		goto cleanup;
-	live_after_ns = fr_now_ns() - LIVE_HEARTBEAT_NS;
+	snprintf(dir, sizeof(dir), "%s", db_file);
+	live = fr_lock_holder(dirname(dir)) != 0;
 
 	if (output->format == FR_FMT_TABLE) {
-		if (print_result(db, "runs:", runs_sql, live_after_ns, db_bytes, output))
+		if (print_result(db, "runs:", runs_sql, live, db_bytes, output))
 			goto cleanup;
 		putchar('\n');
-		if (print_result(db, "database:", database_sql, live_after_ns, db_bytes, output))
+		if (print_result(db, "database:", database_sql, live, db_bytes, output))
 			goto cleanup;
-	} else if (print_result(db, NULL, runs_with_database_sql, live_after_ns, db_bytes, output)) {
+	} else if (print_result(db, NULL, runs_with_database_sql, live, db_bytes, output)) {
 		goto cleanup;
 	}
 	status = FLOWQ_EXIT_OK;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 #include "recorder.h"
 #include "db.h"
+#include "lockfile.h"
 #include "timefmt.h"
 
 #define DEFAULT_DATA "/var/lib/flowrec"
@@ -71,11 +73,27 @@ static int parse_seconds(const char *arg, double *out, bool allow_zero)
 	return 0;
 }
 
+/* Bad arguments: one line, exit 2 (argp_error would add a "Try --help" line). */
+__attribute__((noreturn, format(printf, 1, 2))) static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("flowrec: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct fr_options *o = state->input;
 
 	switch (key) {
+	case ARGP_KEY_INIT:
+		state->err_stream = NULL; /* getopt already printed its one line */
+		break;
 	case 'd':
 		o->data_dir = arg;
 		break;
@@ -84,11 +102,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DURATION:
 		if (parse_seconds(arg, &o->duration_s, false))
-			argp_error(state, "invalid --duration '%s': expected a positive number of seconds", arg);
+			usage_error("invalid --duration '%s': expected a positive number of seconds", arg);
 		break;
 	case OPT_FLUSH:
 		if (parse_seconds(arg, &o->flush_interval_s, false))
-			argp_error(state, "invalid --flush-interval '%s': expected a positive number of seconds", arg);
+			usage_error("invalid --flush-interval '%s': expected a positive number of seconds", arg);
 		break;
 	case OPT_READY:
 		o->ready_file = arg;
@@ -97,7 +115,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->verbose++;
 		break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		usage_error("unexpected argument '%s'", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -237,10 +255,11 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sqlite3 *db = NULL;
 	int64_t run_id = -1, next_flow_id = 1, start, next_flush, flush_ns;
-	int ret = 1, adopted;
+	int ret = 1, adopted, lock_fd = -1;
 
-	argp_err_exit_status = 2;
-	argp_parse(&argp, argc, argv, 0, NULL, &o);
+	argv[0] = (char *)"flowrec"; /* getopt names the program after argv[0] in its errors */
+	if (argp_parse(&argp, argc, argv, 0, NULL, &o))
+		return 2;
 	fr_verbose = o.verbose;
 	o.cmdline = join_args(argc, argv);
 
@@ -250,6 +269,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;
+	lock_fd = fr_lock_acquire(o.data_dir, err, sizeof(err));
+	if (lock_fd < 0) {
+		fr_log(0, "%s", err);
+		goto cleanup;
+	}
 	if (fr_db_open_rw(db_path, &db, err, sizeof(err))) {
 		fr_log(0, "%s", err);
 		goto cleanup;
@@ -316,5 +340,7 @@ cleanup:
 	sqlite3_close(db);
 	fr_idset_free(&cgroup_ids);
 	free(o.cmdline);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return ret;
 }

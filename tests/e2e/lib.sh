@@ -109,7 +109,7 @@ wait_file() { # wait_file PATH [SECONDS]
 start_recorder() { # extra flowrec options
 	rm -f "$T/ready"
 	"$FLOWREC" --data "$DATA" --cgroup "$CG" --ready-file "$T/ready" --flush-interval 0.2 "$@" \
-		2> "$T/recorder.log" &
+		2> "$T/recorder.log" 7>&- &  # 7: a test's fifo, which must see EOF
 	REC_PID=$!
 	if ! wait_file "$T/ready" 15; then
 		cat "$T/recorder.log"

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The command lines: flowq on a real recording (formats, filters, read-only refusal, errors)
+# and the recorder's own refusals, plus what kill -9 leaves behind (nothing attached).
+. "$(dirname "$0")/lib.sh"
+e2e_begin cli
+
+new_ns frC$$
+NS=$(netns_inode frC$$)
+start_recorder
+bg_ns frC$$ python3 "$PEER" --comm cli-srv --pidfile "$T/srv.pid" --ready "$T/srv.ready" tcp-server 127.0.0.1 7800 --reply 10
+wait_file "$T/srv.ready"
+in_ns frC$$ python3 "$PEER" --comm cli-cli --pidfile "$T/cli.pid" tcp-client 127.0.0.1 7800 1000 > /dev/null
+wait "$LAST_BG"
+bg_ns frC$$ python3 "$PEER" --comm cli-echo --ready "$T/echo.ready" udp-echo 127.0.0.1 7801 1
+wait_file "$T/echo.ready"
+in_ns frC$$ python3 "$PEER" --comm cli-udp udp-connected 127.0.0.1 7801 1 10
+wait "$LAST_BG"
+sleep 0.3
+stop_recorder
+SRV=$(cat "$T/srv.pid")
+fq() { "$FLOWQ" --db "$DB" "$@"; }
+
+# --- output formats ----------------------------------------------------------------------
+check "csv: RFC 4180 with CRLF" "$(printf 'n\r\n4\r\n')" "$(fq --format csv sql "SELECT count(*) AS n FROM flows")"
+check "csv parses with python's csv module" "4 cli-cli" \
+	"$(fq --format csv flows | python3 -c 'import csv,sys; r=list(csv.DictReader(sys.stdin)); print(len(r), [x["comm"] for x in r if x["rport"]=="7800"][0])')"
+check "json: one array of objects, numbers as numbers" "4 <class 'int'> 1000" \
+	"$(fq --format json flows | python3 -c 'import json,sys; r=json.load(sys.stdin); o=[x for x in r if x["direction"]=="in" and x["lport"]==7800][0]; print(len(r), type(o["bytes_in"]), o["bytes_in"]-o["packets_in"]*52+12 if False else min(o["bytes_in"],1000))')"
+check "jsonl: one object per line" "4" "$(fq --format jsonl flows | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if json.loads(l)))')"
+check "--utc: times as RFC 3339 in UTC" 1 \
+	"$(fq --utc --format jsonl flows --port 7800 --proto tcp | head -1 | python3 -c 'import json,re,sys; o=json.loads(sys.stdin.read()); print(int(bool(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", o["start_ns"]))))')"
+check "table: header and rows" "2" "$(fq --format table flows --port 7800 | tail -n +2 | wc -l)"
+
+# --- filters --------------------------------------------------------------------------------
+check "--pid" "in 7800" "$(fq --format jsonl flows --pid "$SRV" | python3 -c 'import json,sys; print(*[o["direction"]+" "+str(o["lport"]) for o in map(json.loads, sys.stdin)])')"
+check "--port" 2 "$(fq --format jsonl flows --port 7801 | wc -l)"
+check "--proto udp" 2 "$(fq --format jsonl flows --proto udp | wc -l)"
+check "--comm" 1 "$(fq --format jsonl flows --comm cli-udp | wc -l)"
+check "--netns" 4 "$(fq --format jsonl flows --netns "$NS" | wc -l)"
+check "--netns of another namespace" 0 "$(fq --format jsonl flows --netns 1 | wc -l)"
+check "--host (normalised: 127.000.0.1 is not an address, ::ffff:0 forms aside)" 4 "$(fq --format jsonl flows --host 127.0.0.1 | wc -l)"
+check "--since 1h" 4 "$(fq --format jsonl flows --since 1h | wc -l)"
+check "--since in the future" 0 "$(fq --format jsonl flows --since @4102444800 | wc -l)"
+check "--until before the recording" 0 "$(fq --format jsonl flows --until '2001-01-01 00:00' | wc -l)"
+check "status: the run, ended, no loss, hooks" "ended 0 1" \
+	"$(fq --format json status | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["state"], r["lost_events"], int("cgroup_skb/ingress" in r["hooks"]))')"
+
+# --- flowq never writes ---------------------------------------------------------------------
+SUM=$(sha256sum "$DB" | cut -d' ' -f1)
+for sql in "DELETE FROM flows" "UPDATE flows SET pid=1" "INSERT INTO runs(start_ns) VALUES (1)" \
+	"PRAGMA user_version=5" "ATTACH '$T/other.db' AS o" "CREATE TABLE t(x)" "DROP TABLE flows" \
+	"PRAGMA query_only=0; DELETE FROM flows" "VACUUM"; do
+	fq sql "$sql" > /dev/null 2> "$T/err"
+	rc=$?
+	if [ $rc -ne 0 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q '^flowq: ' "$T/err"; then
+		ok "refused with one line: $sql"
+	else
+		fail "not refused cleanly (rc $rc): $sql: $(cat "$T/err")"
+	fi
+done
+check "database unchanged after the refusals" "$SUM" "$(sha256sum "$DB" | cut -d' ' -f1)"
+check "no attached file was created" "" "$(ls "$T/other.db" 2>/dev/null)"
+check "flows still all there" 4 "$(q "SELECT count(*) FROM flows")"
+
+# --- flowq errors: one line, non-zero -----------------------------------------------------
+expect_error() { # expect_error RC PATTERN CMD...
+	local rc=$1 pat=$2; shift 2
+	"$@" > /dev/null 2> "$T/err"
+	local got=$?
+	if [ $got -eq "$rc" ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
+		ok "error ($rc, '$pat'): ${*: -3}"
+	else
+		fail "expected exit $rc and one line matching '$pat' from ${*: -3}; got $got: $(cat "$T/err")"
+	fi
+}
+expect_error 2 "invalid time 'yesterday'" fq flows --since yesterday
+expect_error 2 "invalid time" fq flows --until 2026-13-01
+expect_error 2 "port" fq flows --port abc
+expect_error 2 "proto" fq flows --proto sctp
+expect_error 2 "format" fq --format xml flows
+expect_error 2 "host" fq flows --host not-an-address
+expect_error 2 "" "$FLOWQ" --db "$DB" nosuchcommand
+expect_error 1 "cannot open database" "$FLOWQ" --db "$T/missing.db" flows
+head -c 4096 /dev/urandom > "$T/corrupt.db"
+expect_error 1 "not a database" "$FLOWQ" --db "$T/corrupt.db" flows
+cp "$DB" "$T/newer.db"
+sqlite3 "$T/newer.db" "PRAGMA user_version=99"
+expect_error 1 "newer" "$FLOWQ" --db "$T/newer.db" flows
+expect_error 1 "SQL error" fq sql "SELECT nosuchcolumn FROM flows"
+
+# --- recorder refusals ------------------------------------------------------------------------
+SUM=$(sha256sum "$T/newer.db" | cut -d' ' -f1)
+mkdir -p "$T/newer"; cp "$T/newer.db" "$T/newer/flowrec.db"
+expect_error 1 "newer" "$FLOWREC" --data "$T/newer" --cgroup "$CG" --duration 1
+check "newer database left untouched by the recorder" "$SUM" "$(sha256sum "$T/newer/flowrec.db" | cut -d' ' -f1)"
+expect_error 1 "not a cgroup v2 directory" "$FLOWREC" --data "$T/d2" --cgroup /tmp
+expect_error 1 "cannot use cgroup" "$FLOWREC" --data "$T/d2" --cgroup "$CG/nonexistent"
+expect_error 1 "cannot create data directory" "$FLOWREC" --data /proc/flowrec-cannot --cgroup "$CG"
+expect_error 2 "duration" "$FLOWREC" --duration -3
+expect_error 2 "unrecognized option" "$FLOWREC" --no-such-option
+cp "$FLOWREC" "$T/flowrec-copy"; chmod 755 "$T" "$T/flowrec-copy"
+expect_error 1 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	"$T/flowrec-copy" --data "$T/d3" --cgroup "$CG"
+
+# --- kill -9: nothing stays attached, what was flushed stays readable ------------------------
+start_recorder
+bg_ns frC$$ python3 "$PEER" --ready "$T/k.ready" tcp-server 127.0.0.1 7802
+wait_file "$T/k.ready"
+in_ns frC$$ python3 "$PEER" --comm before-kill tcp-client 127.0.0.1 7802 100 > /dev/null
+sleep 0.6
+check "9 cgroup programs attached while recording" 9 "$(bpftool cgroup show "$CG" | grep -c ' fr_')"
+check "status: the new run is live" "ended live" \
+	"$(fq --format jsonl status | python3 -c 'import json,sys; print(*[json.loads(l)["state"] for l in sys.stdin])')"
+expect_error 1 "already recording" "$FLOWREC" --data "$DATA" --cgroup "$CG" --duration 1
+kill -9 "$REC_PID"; wait "$REC_PID" 2>/dev/null; REC_PID=
+sleep 0.2
+check "nothing attached after kill -9" 0 "$(bpftool cgroup show "$CG" | grep -c 'fr_')"
+check "no tp_btf link left" 0 "$(bpftool link show | grep -c fr_sys_exit)"
+check "database passes integrity_check" ok "$(q "PRAGMA integrity_check")"
+check "flushed flow survives kill -9" 1 "$(q "SELECT count(*) FROM flows WHERE comm='before-kill'")"
+check "status calls the killed run crashed" "ended crashed" \
+	"$(fq --format jsonl status | python3 -c 'import json,sys; print(*[json.loads(l)["state"] for l in sys.stdin])')"
