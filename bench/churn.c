@@ -15,7 +15,9 @@
  *
  * Addresses are fixed to 127.0.0.1: the program cannot be pointed anywhere else.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -6,8 +6,9 @@
  *
  * Three phases, each timed from the first push to fr_db_writer_sync() returning (everything
  * committed):
- *   insert    N FR_OP_FLOW_INSERT ops: distinct flow ids and socket cookies, IPv4 addresses
- *             and ports, pid/comm, as the consumer pushes them for new flows
+ *   insert    N FR_OP_FLOW_INSERT ops: distinct flow ids and socket cookies, IPv4 remote
+ *             addresses drawn from REMOTES hosts, ports, pid/comm of PROCS processes, as the
+ *             consumer pushes them for new flows
  *   update    N FR_OP_FLOW_COUNTERS ops, one per flow inserted above, ending it
  *   churn     N/2 flows as short connections produce them: insert, then its end update
  * Prints one line per phase:  PHASE ops N seconds S rate R queue_full Q
@@ -23,6 +24,8 @@
 #include "db.h"
 
 #define QUEUE_LEN 65536 /* as recorder/main.c */
+#define PROCS 200       /* distinct processes owning the flows */
+#define REMOTES 4096    /* distinct remote addresses */
 
 static double now_s(void)
 {
@@ -46,6 +49,7 @@ static const char *const comms[] = { "curl", "nginx", "postgres", "python3", "ja
 static void make_insert(struct fr_op *op, int64_t id, int64_t base_ns)
 {
 	uint32_t h = (uint32_t)(id * 2654435761u);
+	uint32_t proc = (h >> 12) % PROCS;
 
 	memset(op, 0, sizeof(*op));
 	op->type = FR_OP_FLOW_INSERT;
@@ -56,7 +60,7 @@ static void make_insert(struct fr_op *op, int64_t id, int64_t base_ns)
 	op->key.family = 4;
 	op->key.proto = (id % 10) ? 6 : 17;
 	/* Addresses are only data here: nothing is sent anywhere. */
-	op->key.raddr[0] = htonl(0x7f000000u | (h & 0x00ffffffu));
+	op->key.raddr[0] = htonl(0x7f000000u | ((h % REMOTES) * 2654435761u & 0x00ffffffu));
 	op->key.rport = (uint16_t)((id % 3) ? 443 : 1024 + h % 50000);
 	op->flow.laddr[0] = htonl(0x7f000001u);
 	op->flow.lport = (uint16_t)(32768 + id % 28000);
@@ -65,14 +69,15 @@ static void make_insert(struct fr_op *op, int64_t id, int64_t base_ns)
 	op->flow.last_ns = (uint64_t)op->last_ns;
 	op->flow.bytes_out = 60 + h % 1000;
 	op->flow.packets_out = 1;
-	op->id.pid = 1000 + (uint32_t)(id % 500);
+	op->id.pid = 1000 + proc;
 	op->id.tid = op->id.pid;
 	op->id.ppid = 1;
 	op->id.uid = 1000;
 	op->id.cgroup_id = 4242;
 	op->id.netns = 4026531840u;
-	op->id.proc_start_ns = (uint64_t)base_ns - 1000000000ULL * (id % 500);
-	strncpy(op->id.comm, comms[id % (sizeof(comms) / sizeof(comms[0]))], FR_COMM_LEN);
+	op->id.proc_start_ns = (uint64_t)base_ns - 1000000000ULL * proc;
+	memcpy(op->id.comm, comms[proc % (sizeof(comms) / sizeof(comms[0]))],
+	       strlen(comms[proc % (sizeof(comms) / sizeof(comms[0]))]));
 }
 
 static void make_update(struct fr_op *op, int64_t id, int64_t base_ns)
