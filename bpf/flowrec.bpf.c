@@ -83,6 +83,20 @@ struct {
 	__uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
 } events SEC(".maps");
 
+/* Packet capture: perf buffer, not ring buffer. bpf_perf_event_output on an skb copies the
+ * packet bytes straight from the skb (the length goes in the flags' upper 32 bits), sized to
+ * each packet; a ring buffer would need a constant-size reservation and an extra copy
+ * through bpf_skb_load_bytes into it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} packets SEC(".maps");
+
+/* Set by user space before load. */
+const volatile __u32 capture_snaplen = 128; /* 0: whole packets */
+const volatile bool capture_enabled = true;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FR_STAT_MAX);
@@ -136,7 +150,7 @@ static __always_inline void key_set_remote(struct fr_flow_key *key, __u32 family
 
 /* Queue an event. Returns 0, or -1 if the ring buffer was full (counted). */
 static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *key,
-				const struct fr_flow *flow, const struct fr_identity *id)
+				const struct fr_flow *flow)
 {
 	struct fr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	__u64 flags;
@@ -153,10 +167,6 @@ static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *
 		e->flow = *flow;
 	else
 		__builtin_memset(&e->flow, 0, sizeof(e->flow));
-	if (id)
-		e->id = *id;
-	else
-		__builtin_memset(&e->id, 0, sizeof(e->id));
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FR_WAKEUP_BYTES ?
 			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
@@ -168,12 +178,10 @@ static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *
 static __always_inline void flow_end(const struct fr_flow_key *key, __u64 now)
 {
 	struct fr_flow *f = bpf_map_lookup_elem(&flows, key);
-	struct fr_owner *o;
 
 	if (!f)
 		return;
-	o = bpf_map_lookup_elem(&owners, &key->cookie);
-	if (emit(FR_EV_FLOW_END, now, key, f, o ? &o->id : NULL)) {
+	if (emit(FR_EV_FLOW_END, now, key, f)) {
 		f->flags |= FR_FLOW_ENDED;
 		f->last_ns = now;
 		return;
@@ -298,6 +306,7 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 		stat_inc(FR_STAT_UNOWNED_PACKETS);
 		return NULL;
 	}
+	f.id = o->id;
 	f.start_ns = now;
 	f.last_ns = now;
 	__builtin_memcpy(f.laddr, egress ? p->saddr : p->daddr, 16);
@@ -312,8 +321,27 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	}
 	if (p->proto == FR_IPPROTO_UDP && !fs->dst_port)
 		o->flags |= FR_OWNER_UNCONNECTED;
-	emit(FR_EV_FLOW_OPEN, now, key, &f, &o->id);
+	emit(FR_EV_FLOW_OPEN, now, key, &f);
 	return bpf_map_lookup_elem(&flows, key);
+}
+
+static __always_inline void capture(struct __sk_buff *skb, const struct fr_flow_key *key,
+				    bool egress, __u64 now)
+{
+	struct fr_pkt_hdr hdr = {};
+	__u64 caplen = skb->len;
+
+	if (capture_snaplen && caplen > capture_snaplen)
+		caplen = capture_snaplen;
+	if (caplen > FR_MAX_CAPLEN)
+		caplen = FR_MAX_CAPLEN;
+	hdr.ts_ns = now;
+	hdr.key = *key;
+	hdr.len = skb->len;
+	hdr.caplen = caplen;
+	hdr.direction = egress ? FR_DIR_OUT : FR_DIR_IN;
+	if (bpf_perf_event_output(skb, &packets, BPF_F_CURRENT_CPU | (caplen << 32), &hdr, sizeof(hdr)))
+		stat_inc(FR_STAT_CAPTURE_FULL);
 }
 
 static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
@@ -336,6 +364,8 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	if (p.proto == FR_IPPROTO_TCP &&
 	    (sk->state == FR_TCP_LISTEN || sk->state == FR_TCP_NEW_SYN_RECV)) {
 		pending_count(skb, sk, &p, egress, nbytes, segs, now);
+		if (capture_enabled) /* no flow yet: user space finds it by 4-tuple */
+			capture(skb, &key, egress, now);
 		return ALLOW;
 	}
 	key.cookie = bpf_get_socket_cookie(skb);
@@ -359,6 +389,8 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	else
 		count(&f->bytes_in, &f->packets_in, nbytes, segs);
 	f->last_ns = now;
+	if (capture_enabled)
+		capture(skb, &key, egress, now);
 	return ALLOW;
 }
 
@@ -472,7 +504,7 @@ int fr_sock_release(struct bpf_sock *sk)
 	}
 	if (o->flags & FR_OWNER_UNCONNECTED) {
 		key.cookie = cookie;
-		emit(FR_EV_SOCK_RELEASE, now, &key, NULL, &o->id);
+		emit(FR_EV_SOCK_RELEASE, now, &key, NULL);
 	}
 	bpf_map_delete_elem(&owners, &cookie);
 	return ALLOW;
@@ -536,6 +568,7 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	}
 	if (lo)
 		child.id = lo->id;
+	f.id = child.id;
 	child.dir_hint = FR_DIR_IN;
 	if (bpf_map_update_elem(&owners, &key->cookie, &child, BPF_ANY))
 		stat_inc(FR_STAT_OWNERS_FULL);
@@ -548,7 +581,7 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 			cur->flags |= FR_FLOW_STATE_CB;
 		return;
 	}
-	emit(FR_EV_FLOW_OPEN, now, key, &f, &child.id);
+	emit(FR_EV_FLOW_OPEN, now, key, &f);
 }
 
 SEC("sockops")
@@ -602,6 +635,7 @@ int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task;
 	struct fr_flow_key key = {};
 	struct fr_owner *o;
+	struct fr_flow *f;
 	struct file **fds;
 	struct file *file;
 	struct socket *sock;
@@ -638,7 +672,11 @@ int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
 		key_set_remote(&key, family, BPF_CORE_READ(sk, __sk_common.skc_daddr), v6,
 			       bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
 	}
-	emit(FR_EV_OWNER, bpf_ktime_get_ns(), &key, NULL, &o->id);
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f)
+		return 0;
+	f->id = o->id;
+	emit(FR_EV_OWNER, bpf_ktime_get_ns(), &key, f);
 	return 0;
 }
 

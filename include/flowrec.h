@@ -69,8 +69,11 @@ struct fr_flow_key {
 #define FR_FLOW_STATE_CB 1 /* sockops will report TCP_CLOSE: sock_release leaves it alone */
 #define FR_FLOW_ENDED 2    /* closed, but the end event was lost: user space collects it */
 
-/* Value of the flows map. Counters are updated with atomic adds from every CPU. */
+/* Value of the flows map. Counters are updated with atomic adds from every CPU. The owner
+ * lives here too, not only in the owners map: a flow outlives its socket's release (TCP's
+ * FIN exchange) and must still name its process if its open event was lost. */
 struct fr_flow {
+	struct fr_identity id;
 	__u64 start_ns;
 	__u64 last_ns;
 	__u64 bytes_out;
@@ -104,9 +107,9 @@ struct fr_pending {
 };
 
 enum fr_event_type {
-	FR_EV_FLOW_OPEN = 1,    /* key, flow, id */
+	FR_EV_FLOW_OPEN = 1,    /* key, flow */
 	FR_EV_FLOW_END = 2,     /* key, flow (final counters), ts = close time */
-	FR_EV_OWNER = 3,        /* key.cookie, id: the socket changed hands (accept) */
+	FR_EV_OWNER = 3,        /* key, flow.id: the socket changed hands (accept) */
 	FR_EV_SOCK_RELEASE = 4, /* key.cookie, ts: user space ends this socket's other flows */
 };
 
@@ -117,7 +120,6 @@ struct fr_event {
 	__u64 ts_ns;
 	struct fr_flow_key key;
 	struct fr_flow flow;
-	struct fr_identity id;
 };
 
 /* Per-CPU counters of the stats array. Everything lost is counted here. */
@@ -127,8 +129,23 @@ enum fr_stat {
 	FR_STAT_OWNERS_FULL,      /* sockets not attributed: owners map full */
 	FR_STAT_PENDING_FULL,     /* handshake packets not counted: pending map full */
 	FR_STAT_UNOWNED_PACKETS,  /* packets of sockets with no known owner (closed, or unseen) */
+	FR_STAT_CAPTURE_FULL,     /* packets not captured: the perf buffer was full */
 	FR_STAT_MAX,
 };
+
+/* Header of a captured packet in the packets perf buffer; the packet's first caplen bytes
+ * (from the IP header) follow it in the same sample. */
+struct fr_pkt_hdr {
+	__u64 ts_ns;
+	struct fr_flow_key key; /* cookie 0: a handshake packet on a listening socket */
+	__u32 len;              /* IP packet length (a GSO packet: the whole super-packet) */
+	__u32 caplen;
+	__u8 direction;         /* FR_DIR_OUT or FR_DIR_IN */
+	__u8 _pad[7];
+};
+
+/* A perf sample is at most 64 KiB with its headers. */
+#define FR_MAX_CAPLEN (65535 - 64 - (int)sizeof(struct fr_pkt_hdr))
 
 /* A socket found by the startup iterator (iter/task_file), written with bpf_seq_write. */
 struct fr_iter_sock {

@@ -102,7 +102,10 @@ int fr_db_open_rw(const char *path, sqlite3 **out, char *err, size_t errlen)
 			 fr_db_schema_version(db), FR_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL)
+	/* A 64 MiB page cache keeps the flows indexes' hot pages in memory: with the 2 MiB
+	 * default, index pages are re-read from the file system on every batch. */
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
+			 NULL, NULL, NULL)
 	    != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		goto fail;

@@ -97,6 +97,7 @@ int fr_bpf_load(struct fr_bpf *b)
 		fr_log(0, "cannot open BPF object: %s", strerror(errno));
 		return -1;
 	}
+	b->skel->rodata->capture_enabled = false; /* packet capture: not consumed yet */
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -vv for the verifier log)",

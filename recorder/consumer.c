@@ -33,7 +33,7 @@ struct fr_consumer {
 	struct fr_db_writer *w;
 	struct ring_buffer *rb;
 	struct fr_flow_table *flows;
-	int flows_fd, owners_fd, stats_fd;
+	int flows_fd, stats_fd;
 	int64_t next_flow_id;
 	int64_t mono_to_real; /* add to CLOCK_MONOTONIC ns to get realtime ns */
 	int64_t start_offset; /* the same, fixed at start: process start times must not jitter */
@@ -139,9 +139,9 @@ static void push_counters(struct fr_consumer *c, struct fr_uflow *uf, const stru
 }
 
 static struct fr_uflow *flow_new(struct fr_consumer *c, const struct fr_flow_key *key,
-				 const struct fr_flow *f, const struct fr_identity *id,
-				 int64_t end_ns)
+				 const struct fr_flow *f, int64_t end_ns)
 {
+	const struct fr_identity *id = &f->id;
 	struct fr_uflow *uf = fr_flow_table_insert(c->flows, key);
 	struct fr_op op = { .type = FR_OP_FLOW_INSERT, .end_ns = end_ns };
 
@@ -208,13 +208,13 @@ static int handle_event(void *ctx, void *data, size_t len)
 	switch (e->type) {
 	case FR_EV_FLOW_OPEN:
 		if (!uf)
-			flow_new(c, &e->key, &e->flow, &e->id, 0);
-		else if (!uf->owner.pid && e->id.pid)
-			owner_changed(c, uf, &e->id);
+			flow_new(c, &e->key, &e->flow, 0);
+		else if (!uf->owner.pid && e->flow.id.pid)
+			owner_changed(c, uf, &e->flow.id);
 		break;
 	case FR_EV_FLOW_END:
 		if (!uf)
-			flow_new(c, &e->key, &e->flow, &e->id, real_ns(c, e->ts_ns));
+			flow_new(c, &e->key, &e->flow, real_ns(c, e->ts_ns));
 		else {
 			push_counters(c, uf, &e->flow, real_ns(c, e->ts_ns));
 			fr_flow_table_remove(c->flows, uf);
@@ -222,7 +222,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		break;
 	case FR_EV_OWNER:
 		if (uf)
-			owner_changed(c, uf, &e->id);
+			owner_changed(c, uf, &e->flow.id);
 		break;
 	case FR_EV_SOCK_RELEASE: {
 		struct release_ctx r = { c, e->key.cookie, real_ns(c, e->ts_ns) };
@@ -246,7 +246,6 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->mono_to_real = mono_to_real_offset();
 	c->start_offset = c->mono_to_real;
 	c->flows_fd = bpf_map__fd(b->skel->maps.flows);
-	c->owners_fd = bpf_map__fd(b->skel->maps.owners);
 	c->stats_fd = bpf_map__fd(b->skel->maps.stats);
 	c->ncpus = libbpf_num_possible_cpus();
 	c->stat_vals = calloc(c->ncpus > 0 ? c->ncpus : 1, sizeof(uint64_t));
@@ -290,13 +289,11 @@ static void sweep_entry(struct fr_consumer *c, const struct fr_flow_key *k, cons
 	struct fr_uflow *uf = fr_flow_table_find(c->flows, k);
 
 	if (!uf) {
-		struct fr_owner o = {};
-
-		bpf_map_lookup_elem(c->owners_fd, &k->cookie, &o);
-		uf = flow_new(c, k, v, &o.id, 0);
+		uf = flow_new(c, k, v, 0);
 		if (!uf)
 			return;
 	} else if (memcmp(&uf->last, v, sizeof(*v))) {
+		owner_changed(c, uf, &v->id); /* in case the owner event was lost */
 		push_counters(c, uf, v, 0);
 	}
 	uf->sweep_gen = c->gen;

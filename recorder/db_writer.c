@@ -53,26 +53,24 @@ struct fr_db_writer {
 	bool stop;
 };
 
+/* Text is bound SQLITE_STATIC: every buffer bound in apply() lives until its statement has
+ * been stepped and reset, and not copying saves an allocation per column per row. */
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s && *s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_addr(sqlite3_stmt *st, int i, int family, const __u32 *addr)
+static void bind_addr(sqlite3_stmt *st, int i, int family, const __u32 *addr, char *buf)
 {
-	char buf[INET6_ADDRSTRLEN];
-
-	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, sizeof(buf));
-	sqlite3_bind_text(st, i, buf, -1, SQLITE_TRANSIENT);
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, INET6_ADDRSTRLEN);
+	sqlite3_bind_text(st, i, buf, -1, SQLITE_STATIC);
 }
 
-static void bind_identity(sqlite3_stmt *st, int first, const struct fr_identity *id)
+static void bind_identity(sqlite3_stmt *st, int first, const struct fr_identity *id, char *comm)
 {
-	char comm[FR_COMM_LEN + 1];
-
 	memcpy(comm, id->comm, FR_COMM_LEN);
 	comm[FR_COMM_LEN] = 0;
 	sqlite3_bind_int64(st, first, id->pid);
@@ -84,8 +82,8 @@ static void bind_identity(sqlite3_stmt *st, int first, const struct fr_identity 
 
 static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
+	char comm[FR_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
 	sqlite3_stmt *st;
-	char comm[FR_COMM_LEN + 1];
 
 	switch (op->type) {
 	case FR_OP_FLOW_INSERT:
@@ -98,7 +96,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 			sqlite3_bind_int64(st, 5, op->end_ns);
 		else
 			sqlite3_bind_null(st, 5);
-		bind_identity(st, 6, &op->id);
+		bind_identity(st, 6, &op->id, comm);
 		sqlite3_bind_int64(st, 11, op->id.netns);
 		if (op->id.proc_start_ns)
 			sqlite3_bind_int64(st, 12, (int64_t)op->id.proc_start_ns);
@@ -108,9 +106,9 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int(st, 14, op->key.family);
 		sqlite3_bind_text(st, 15, op->flow.direction == FR_DIR_IN ? "in" : "out", -1,
 				  SQLITE_STATIC);
-		bind_addr(st, 16, op->key.family, op->flow.laddr);
+		bind_addr(st, 16, op->key.family, op->flow.laddr, laddr);
 		sqlite3_bind_int(st, 17, op->flow.lport);
-		bind_addr(st, 18, op->key.family, op->key.raddr);
+		bind_addr(st, 18, op->key.family, op->key.raddr, raddr);
 		sqlite3_bind_int(st, 19, op->key.rport);
 		sqlite3_bind_int64(st, 20, (int64_t)op->flow.bytes_out);
 		sqlite3_bind_int64(st, 21, (int64_t)op->flow.bytes_in);
@@ -134,7 +132,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	case FR_OP_FLOW_OWNER:
 		st = w->st[ST_FLOW_OWNER];
 		sqlite3_bind_int64(st, 1, op->flow_id);
-		bind_identity(st, 2, &op->id);
+		bind_identity(st, 2, &op->id, comm);
 		sqlite3_bind_int64(st, 7, (int64_t)op->id.proc_start_ns);
 		break;
 	case FR_OP_PROCESS:
@@ -151,9 +149,6 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 8, (int64_t)op->id.cgroup_id);
 		sqlite3_bind_int64(st, 9, op->id.netns);
 		sqlite3_bind_int64(st, 10, w->run_id);
-		free(op->exe);
-		free(op->cmdline);
-		op->exe = op->cmdline = NULL;
 		break;
 	case FR_OP_RUN_STATS: {
 		uint64_t lost = op->stats[FR_STAT_RINGBUF_FULL] + op->stats[FR_STAT_FLOWS_FULL] +
@@ -179,6 +174,9 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	else
 		w->rows++;
 	sqlite3_reset(st);
+	free(op->exe); /* after the step: bound SQLITE_STATIC */
+	free(op->cmdline);
+	op->exe = op->cmdline = NULL;
 }
 
 static void *writer_main(void *arg)
