@@ -127,40 +127,43 @@ static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
 	fr_db_writer_push(c->w, &op);
 }
 
-static void push_counters(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *now,
-			  int64_t end_ns)
+/* Bring the database up to date with a flow. A flow reaches the database at the first flush
+ * after it opened, or when it ends if that comes first: a connection that opens and closes
+ * within one flush interval costs one INSERT instead of an INSERT and two UPDATEs. */
+static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *now,
+		       int64_t end_ns)
 {
-	struct fr_op op = { .type = FR_OP_FLOW_COUNTERS, .flow_id = uf->id, .end_ns = end_ns };
+	struct fr_op op = { .flow_id = uf->id, .end_ns = end_ns };
 
 	op.flow = *now;
 	op.last_ns = real_ns(c, now->last_ns);
+	if (uf->inserted) {
+		op.type = FR_OP_FLOW_COUNTERS;
+	} else {
+		op.type = FR_OP_FLOW_INSERT;
+		op.key = uf->key;
+		op.id = identity_real(c, &uf->owner);
+		op.start_ns = real_ns(c, now->start_ns);
+		uf->inserted = true;
+	}
 	fr_db_writer_push(c->w, &op);
 	uf->last = *now;
 }
 
 static struct fr_uflow *flow_new(struct fr_consumer *c, const struct fr_flow_key *key,
-				 const struct fr_flow *f, int64_t end_ns)
+				 const struct fr_flow *f)
 {
-	const struct fr_identity *id = &f->id;
 	struct fr_uflow *uf = fr_flow_table_insert(c->flows, key);
-	struct fr_op op = { .type = FR_OP_FLOW_INSERT, .end_ns = end_ns };
 
 	if (!uf) {
 		c->table_full++;
 		return NULL;
 	}
 	uf->id = c->next_flow_id++;
-	uf->owner = *id;
+	uf->owner = f->id;
 	uf->last = *f;
 	uf->sweep_gen = c->gen;
-	op.flow_id = uf->id;
-	op.key = *key;
-	op.flow = *f;
-	op.id = identity_real(c, id);
-	op.start_ns = real_ns(c, f->start_ns);
-	op.last_ns = real_ns(c, f->last_ns);
-	process_seen(c, id);
-	fr_db_writer_push(c->w, &op);
+	process_seen(c, &f->id);
 	return uf;
 }
 
@@ -171,8 +174,10 @@ static void owner_changed(struct fr_consumer *c, struct fr_uflow *uf, const stru
 	if (!memcmp(&uf->owner, id, sizeof(*id)))
 		return;
 	uf->owner = *id;
-	op.id = identity_real(c, id);
 	process_seen(c, id);
+	if (!uf->inserted)
+		return; /* the insert will carry it */
+	op.id = identity_real(c, id);
 	fr_db_writer_push(c->w, &op);
 }
 
@@ -192,7 +197,7 @@ static void release_one(struct fr_uflow *uf, void *arg)
 		return;
 	if (bpf_map_lookup_and_delete_elem(r->c->flows_fd, &uf->key, &final))
 		final = uf->last;
-	push_counters(r->c, uf, &final, r->end_ns);
+	flow_write(r->c, uf, &final, r->end_ns);
 	fr_flow_table_remove(r->c->flows, uf);
 }
 
@@ -208,15 +213,16 @@ static int handle_event(void *ctx, void *data, size_t len)
 	switch (e->type) {
 	case FR_EV_FLOW_OPEN:
 		if (!uf)
-			flow_new(c, &e->key, &e->flow, 0);
+			flow_new(c, &e->key, &e->flow);
 		else if (!uf->owner.pid && e->flow.id.pid)
 			owner_changed(c, uf, &e->flow.id);
 		break;
 	case FR_EV_FLOW_END:
 		if (!uf)
-			flow_new(c, &e->key, &e->flow, real_ns(c, e->ts_ns));
-		else {
-			push_counters(c, uf, &e->flow, real_ns(c, e->ts_ns));
+			uf = flow_new(c, &e->key, &e->flow);
+		if (uf) {
+			owner_changed(c, uf, &e->flow.id);
+			flow_write(c, uf, &e->flow, real_ns(c, e->ts_ns));
 			fr_flow_table_remove(c->flows, uf);
 		}
 		break;
@@ -289,19 +295,22 @@ static void sweep_entry(struct fr_consumer *c, const struct fr_flow_key *k, cons
 	struct fr_uflow *uf = fr_flow_table_find(c->flows, k);
 
 	if (!uf) {
-		uf = flow_new(c, k, v, 0);
+		uf = flow_new(c, k, v);
 		if (!uf)
 			return;
-	} else if (memcmp(&uf->last, v, sizeof(*v))) {
-		owner_changed(c, uf, &v->id); /* in case the owner event was lost */
-		push_counters(c, uf, v, 0);
 	}
 	uf->sweep_gen = c->gen;
 	uf->missing_once = false;
 	if (v->flags & FR_FLOW_ENDED) {
-		push_counters(c, uf, v, real_ns(c, v->last_ns));
+		owner_changed(c, uf, &v->id);
+		flow_write(c, uf, v, real_ns(c, v->last_ns));
 		bpf_map_delete_elem(c->flows_fd, k);
 		fr_flow_table_remove(c->flows, uf);
+		return;
+	}
+	if (!uf->inserted || memcmp(&uf->last, v, sizeof(*v))) {
+		owner_changed(c, uf, &v->id); /* in case the owner event was lost */
+		flow_write(c, uf, v, 0);
 	}
 }
 
@@ -315,7 +324,7 @@ static void sweep_missing(struct fr_uflow *uf, void *arg)
 		uf->missing_once = true;
 		return;
 	}
-	push_counters(c, uf, &uf->last, real_ns(c, uf->last.last_ns));
+	flow_write(c, uf, &uf->last, real_ns(c, uf->last.last_ns));
 	fr_flow_table_remove(c->flows, uf);
 }
 

@@ -102,6 +102,7 @@ struct fr_uflow {
 	struct fr_flow last; /* counters as last written */
 	uint32_t sweep_gen;  /* last sweep that saw it in the BPF map */
 	bool missing_once;   /* absent from one sweep: ended if absent from the next */
+	bool inserted;       /* its row exists (written at the first flush or at its end) */
 	uint32_t next;       /* hash chain, index + 1 (0 = end) */
 };
 
