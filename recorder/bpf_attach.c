@@ -79,8 +79,9 @@ static int check_kernel(void)
 	return 0;
 }
 
-int fr_bpf_load(struct fr_bpf *b)
+int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen)
 {
+	struct bpf_program *prog;
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -97,12 +98,21 @@ int fr_bpf_load(struct fr_bpf *b)
 		fr_log(0, "cannot open BPF object: %s", strerror(errno));
 		return -1;
 	}
-	b->skel->rodata->capture_enabled = false; /* packet capture: not consumed yet */
+	b->skel->rodata->capture_enabled = capture;
+	b->skel->rodata->capture_snaplen = snaplen;
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -vv for the verifier log)",
 		       strerror(-err));
 		return -1;
+	}
+	/* Every program but the start-up iterator is attached, or the recorder stops. */
+	bpf_object__for_each_program(prog, b->skel->obj) {
+		if (prog == b->skel->progs.fr_iter_sockets)
+			continue;
+		if (b->hooks[0])
+			strncat(b->hooks, " ", sizeof(b->hooks) - strlen(b->hooks) - 1);
+		strncat(b->hooks, bpf_program__section_name(prog), sizeof(b->hooks) - strlen(b->hooks) - 1);
 	}
 	return 0;
 }
@@ -118,9 +128,6 @@ static int attach_one(struct fr_bpf *b, struct bpf_program *prog, int cgroup_fd)
 		return -1;
 	}
 	b->links[b->nlinks++] = link;
-	if (b->hooks[0])
-		strncat(b->hooks, " ", sizeof(b->hooks) - strlen(b->hooks) - 1);
-	strncat(b->hooks, bpf_program__section_name(prog), sizeof(b->hooks) - strlen(b->hooks) - 1);
 	return 0;
 }
 
@@ -150,11 +157,16 @@ int fr_bpf_attach_packets(struct fr_bpf *b)
 	return attach_one(b, b->skel->progs.fr_skb_ingress, b->cgroup_fd);
 }
 
-void fr_bpf_destroy(struct fr_bpf *b)
+void fr_bpf_detach(struct fr_bpf *b)
 {
 	for (int i = b->nlinks - 1; i >= 0; i--)
 		bpf_link__destroy(b->links[i]);
 	b->nlinks = 0;
+}
+
+void fr_bpf_destroy(struct fr_bpf *b)
+{
+	fr_bpf_detach(b);
 	flowrec_bpf__destroy(b->skel);
 	b->skel = NULL;
 	if (b->cgroup_fd >= 0)

@@ -10,6 +10,7 @@
  * still in flight). So a lost event costs precision, never a row.
  */
 #include <errno.h>
+#include <sys/epoll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -43,6 +44,13 @@ struct fr_consumer {
 	uint64_t *stat_vals;
 	struct fr_flow_key *sweep_keys;
 	struct fr_flow *sweep_vals;
+	int epfd;
+	struct fr_capture *cap;
+	struct fr_pcap_store *store;
+	/* Flows whose end is written but which stay findable for one more cycle: a packet
+	 * captured just before the end may be read just after it. */
+	struct fr_uflow **ended;
+	size_t nended, capended;
 	uint64_t seen[SEEN_SLOTS];
 };
 
@@ -137,6 +145,8 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 
 	op.flow = *now;
 	op.last_ns = real_ns(c, now->last_ns);
+	op.captured = uf->captured;
+	uf->captured_written = uf->captured;
 	if (uf->inserted) {
 		op.type = FR_OP_FLOW_COUNTERS;
 	} else {
@@ -181,6 +191,39 @@ static void owner_changed(struct fr_consumer *c, struct fr_uflow *uf, const stru
 	fr_db_writer_push(c->w, &op);
 }
 
+/* Write a flow's end now; forget it at the end of the next cycle (finish_ended). */
+static void flow_end(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *final,
+		     int64_t end_ns)
+{
+	flow_write(c, uf, final, end_ns);
+	uf->ended = true;
+	uf->end_ns = end_ns;
+	if (c->nended == c->capended) {
+		size_t cap = c->capended ? c->capended * 2 : 1024;
+		struct fr_uflow **n = realloc(c->ended, cap * sizeof(*n));
+
+		if (!n) { /* no room to wait: forget it now */
+			fr_flow_table_remove(c->flows, uf);
+			return;
+		}
+		c->ended = n;
+		c->capended = cap;
+	}
+	c->ended[c->nended++] = uf;
+}
+
+static void finish_ended(struct fr_consumer *c)
+{
+	for (size_t i = 0; i < c->nended; i++) {
+		struct fr_uflow *uf = c->ended[i];
+
+		if (uf->captured != uf->captured_written)
+			flow_write(c, uf, &uf->last, uf->end_ns);
+		fr_flow_table_remove(c->flows, uf);
+	}
+	c->nended = 0;
+}
+
 /* An unconnected UDP socket closed: end every flow it had. Rare, so a scan is fine. */
 struct release_ctx {
 	struct fr_consumer *c;
@@ -193,12 +236,11 @@ static void release_one(struct fr_uflow *uf, void *arg)
 	struct release_ctx *r = arg;
 	struct fr_flow final;
 
-	if (uf->key.cookie != r->cookie)
+	if (uf->key.cookie != r->cookie || uf->ended)
 		return;
 	if (bpf_map_lookup_and_delete_elem(r->c->flows_fd, &uf->key, &final))
 		final = uf->last;
-	flow_write(r->c, uf, &final, r->end_ns);
-	fr_flow_table_remove(r->c->flows, uf);
+	flow_end(r->c, uf, &final, r->end_ns);
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -210,20 +252,21 @@ static int handle_event(void *ctx, void *data, size_t len)
 	if (len < sizeof(*e))
 		return 0;
 	uf = fr_flow_table_find(c->flows, &e->key);
+	if (uf && uf->ended)
+		uf = NULL; /* a new flow on a reused key would be another row; rare enough to drop */
 	switch (e->type) {
 	case FR_EV_FLOW_OPEN:
-		if (!uf)
+		if (!uf && !fr_flow_table_find(c->flows, &e->key))
 			flow_new(c, &e->key, &e->flow);
-		else if (!uf->owner.pid && e->flow.id.pid)
+		else if (uf && !uf->owner.pid && e->flow.id.pid)
 			owner_changed(c, uf, &e->flow.id);
 		break;
 	case FR_EV_FLOW_END:
-		if (!uf)
+		if (!uf && !fr_flow_table_find(c->flows, &e->key))
 			uf = flow_new(c, &e->key, &e->flow);
 		if (uf) {
 			owner_changed(c, uf, &e->flow.id);
-			flow_write(c, uf, &e->flow, real_ns(c, e->ts_ns));
-			fr_flow_table_remove(c->flows, uf);
+			flow_end(c, uf, &e->flow, real_ns(c, e->ts_ns));
 		}
 		break;
 	case FR_EV_OWNER:
@@ -259,7 +302,13 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->sweep_keys = calloc(SWEEP_CHUNK, sizeof(*c->sweep_keys));
 	c->sweep_vals = calloc(SWEEP_CHUNK, sizeof(*c->sweep_vals));
 	c->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
-	if (c->ncpus <= 0 || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals || !c->rb) {
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->rb && c->epfd >= 0 &&
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->rb),
+		      &(struct epoll_event){ .events = EPOLLIN }))
+		c->epfd = -1;
+	if (c->ncpus <= 0 || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals || !c->rb ||
+	    c->epfd < 0) {
 		fr_log(0, "cannot set up the event consumer: %s", strerror(errno));
 		fr_consumer_free(c);
 		return NULL;
@@ -272,6 +321,9 @@ void fr_consumer_free(struct fr_consumer *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	free(c->ended);
 	fr_flow_table_free(c->flows);
 	free(c->stat_vals);
 	free(c->sweep_keys);
@@ -279,10 +331,34 @@ void fr_consumer_free(struct fr_consumer *c)
 	free(c);
 }
 
+int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store)
+{
+	c->cap = cap;
+	c->store = store;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fr_capture_epoll_fd(cap),
+		      &(struct epoll_event){ .events = EPOLLIN })) {
+		fr_log(0, "cannot poll the packet perf buffer: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* One cycle: packets first, then ends made final, then events. A packet read in this cycle
+ * can belong to a flow whose end was read in the last one: that flow is still findable. */
 int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
 {
-	int n = ring_buffer__poll(c->rb, timeout_ms);
+	struct epoll_event ev[2];
+	int n;
 
+	n = epoll_wait(c->epfd, ev, 2, timeout_ms);
+	if (n < 0 && errno != EINTR) {
+		fr_log(0, "waiting for events: %s", strerror(errno));
+		return -1;
+	}
+	if (c->cap)
+		fr_capture_consume(c->cap);
+	finish_ended(c);
+	n = ring_buffer__consume(c->rb);
 	if (n < 0 && n != -EINTR) {
 		fr_log(0, "reading the event ring buffer: %s", strerror(-n));
 		return -1;
@@ -290,10 +366,33 @@ int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
 	return 0;
 }
 
+struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_flow_key *k)
+{
+	struct fr_uflow *uf = fr_flow_table_find(c->flows, k);
+	struct fr_flow v;
+
+	if (uf)
+		return uf;
+	ring_buffer__consume(c->rb); /* its open event may be waiting */
+	uf = fr_flow_table_find(c->flows, k);
+	if (uf)
+		return uf;
+	if (bpf_map_lookup_elem(c->flows_fd, k, &v))
+		return NULL;
+	return flow_new(c, k, &v);
+}
+
+int64_t fr_consumer_real_ns(const struct fr_consumer *c, uint64_t mono_ns)
+{
+	return real_ns(c, mono_ns);
+}
+
 static void sweep_entry(struct fr_consumer *c, const struct fr_flow_key *k, const struct fr_flow *v)
 {
 	struct fr_uflow *uf = fr_flow_table_find(c->flows, k);
 
+	if (uf && uf->ended)
+		return;
 	if (!uf) {
 		uf = flow_new(c, k, v);
 		if (!uf)
@@ -303,9 +402,8 @@ static void sweep_entry(struct fr_consumer *c, const struct fr_flow_key *k, cons
 	uf->missing_once = false;
 	if (v->flags & FR_FLOW_ENDED) {
 		owner_changed(c, uf, &v->id);
-		flow_write(c, uf, v, real_ns(c, v->last_ns));
 		bpf_map_delete_elem(c->flows_fd, k);
-		fr_flow_table_remove(c->flows, uf);
+		flow_end(c, uf, v, real_ns(c, v->last_ns));
 		return;
 	}
 	if (!uf->inserted || memcmp(&uf->last, v, sizeof(*v))) {
@@ -318,14 +416,13 @@ static void sweep_missing(struct fr_uflow *uf, void *arg)
 {
 	struct fr_consumer *c = arg;
 
-	if (uf->sweep_gen == c->gen)
+	if (uf->sweep_gen == c->gen || uf->ended)
 		return;
 	if (!uf->missing_once) {
 		uf->missing_once = true;
 		return;
 	}
-	flow_write(c, uf, &uf->last, real_ns(c, uf->last.last_ns));
-	fr_flow_table_remove(c->flows, uf);
+	flow_end(c, uf, &uf->last, real_ns(c, uf->last.last_ns));
 }
 
 static void read_stats(struct fr_consumer *c, uint64_t *out)
@@ -368,6 +465,10 @@ void fr_consumer_flush(struct fr_consumer *c)
 	read_stats(c, op.stats);
 	op.stats[FR_STAT_FLOWS_FULL] += c->table_full;
 	op.queue_full = fr_db_writer_queue_full(c->w);
+	if (c->cap) {
+		op.capture_lost = fr_capture_lost(c->cap);
+		op.capture_disk = fr_pcap_store_dropped(c->store);
+	}
 	op.last_ns = fr_now_ns();
 	fr_db_writer_push(c->w, &op);
 }

@@ -18,25 +18,39 @@
 #define CHUNK 1024
 #define MAX_OPS_PER_TX 200000
 
-enum { ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS, ST_MAX };
+enum {
+	ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS,
+	ST_SEGMENT_INSERT, ST_SEGMENT_UPDATE, ST_SEGMENT_DELETE_FLOWS, ST_SEGMENT_DELETE_CHUNKS,
+	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_MAX
+};
 
 static const char *const stmt_sql[ST_MAX] = {
 	[ST_FLOW_INSERT] =
 		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
 		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
-		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie) "
+		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured) "
 		"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-		"?21,?22,?23,?24)",
+		"?21,?22,?23,?24,?25)",
 	[ST_FLOW_COUNTERS] =
 		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
-		"packets_in=?7 WHERE id=?1",
+		"packets_in=?7, packets_captured=?8 WHERE id=?1",
 	[ST_FLOW_OWNER] = "UPDATE flows SET pid=?2, tid=?3, comm=?4, uid=?5, cgroup_id=?6, "
 			  "proc_start_ns=?7 WHERE id=?1",
 	[ST_PROCESS] = "INSERT OR IGNORE INTO processes(pid, start_ns, ppid, comm, exe, cmdline, "
 		       "uid, cgroup_id, netns, run_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 	[ST_RUN_STATS] = "UPDATE runs SET heartbeat_ns=?2, lost_events=?3, ringbuf_full=?4, "
 			 "flows_full=?5, owners_full=?6, pending_full=?7, unowned_packets=?8, "
-			 "queue_full=?9 WHERE id=?1",
+			 "queue_full=?9, capture_full=?10, capture_lost=?11, capture_disk=?12 WHERE id=?1",
+	[ST_SEGMENT_INSERT] = "INSERT INTO pcap_segments(id, run_id, path, start_ns) VALUES (?1,?2,?3,?4)",
+	[ST_SEGMENT_UPDATE] = "UPDATE pcap_segments SET bytes=?2, packets=?3, end_ns=?4 WHERE id=?1",
+	[ST_SEGMENT_DELETE_FLOWS] = "DELETE FROM pcap_chunk_flows WHERE chunk_id IN "
+				    "(SELECT id FROM pcap_chunks WHERE segment_id=?1)",
+	[ST_SEGMENT_DELETE_CHUNKS] = "DELETE FROM pcap_chunks WHERE segment_id=?1",
+	[ST_SEGMENT_DELETED] = "UPDATE pcap_segments SET deleted_ns=?2 WHERE id=?1",
+	[ST_CHUNK] = "INSERT INTO pcap_chunks(id, segment_id, offset, length, first_ns, last_ns, "
+		     "packets) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+	[ST_CHUNK_FLOW] = "INSERT OR REPLACE INTO pcap_chunk_flows(flow_id, chunk_id, packets) "
+			  "VALUES (?1,?2,?3)",
 };
 
 struct fr_db_writer {
@@ -80,6 +94,76 @@ static void bind_identity(sqlite3_stmt *st, int first, const struct fr_identity 
 	sqlite3_bind_int64(st, first + 4, (int64_t)id->cgroup_id);
 }
 
+static void step(struct fr_db_writer *w, sqlite3_stmt *st)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		fr_log(0, "database write failed: %s", sqlite3_errmsg(w->db));
+	else
+		w->rows++;
+	sqlite3_reset(st);
+}
+
+static void bind_end(sqlite3_stmt *st, int i, int64_t end_ns)
+{
+	if (end_ns)
+		sqlite3_bind_int64(st, i, end_ns);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* The pcap index: several statements per operation. */
+static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
+{
+	sqlite3_stmt *st;
+
+	switch (op->type) {
+	case FR_OP_SEGMENT_INSERT:
+		st = w->st[ST_SEGMENT_INSERT];
+		sqlite3_bind_int64(st, 1, op->seg_id);
+		sqlite3_bind_int64(st, 2, w->run_id);
+		sqlite3_bind_text(st, 3, op->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, op->start_ns);
+		step(w, st);
+		break;
+	case FR_OP_SEGMENT_UPDATE:
+		st = w->st[ST_SEGMENT_UPDATE];
+		sqlite3_bind_int64(st, 1, op->seg_id);
+		sqlite3_bind_int64(st, 2, (int64_t)op->length);
+		sqlite3_bind_int64(st, 3, (int64_t)op->packets);
+		bind_end(st, 4, op->end_ns);
+		step(w, st);
+		break;
+	case FR_OP_SEGMENT_DELETE:
+		for (int i = ST_SEGMENT_DELETE_FLOWS; i <= ST_SEGMENT_DELETED; i++) {
+			sqlite3_bind_int64(w->st[i], 1, op->seg_id);
+			if (i == ST_SEGMENT_DELETED)
+				sqlite3_bind_int64(w->st[i], 2, op->end_ns);
+			step(w, w->st[i]);
+		}
+		break;
+	case FR_OP_CHUNK:
+		st = w->st[ST_CHUNK];
+		sqlite3_bind_int64(st, 1, op->chunk_id);
+		sqlite3_bind_int64(st, 2, op->seg_id);
+		sqlite3_bind_int64(st, 3, (int64_t)op->offset);
+		sqlite3_bind_int64(st, 4, (int64_t)op->length);
+		sqlite3_bind_int64(st, 5, op->start_ns);
+		sqlite3_bind_int64(st, 6, op->last_ns);
+		sqlite3_bind_int64(st, 7, (int64_t)op->packets);
+		step(w, st);
+		st = w->st[ST_CHUNK_FLOW];
+		for (uint32_t i = 0; i < op->nchunk_flows; i++) {
+			sqlite3_bind_int64(st, 1, op->chunk_flows[i].flow_id);
+			sqlite3_bind_int64(st, 2, op->chunk_id);
+			sqlite3_bind_int64(st, 3, op->chunk_flows[i].packets);
+			step(w, st);
+		}
+		free(op->chunk_flows);
+		op->chunk_flows = NULL;
+		break;
+	}
+}
+
 static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
 	char comm[FR_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
@@ -115,6 +199,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 22, (int64_t)op->flow.packets_out);
 		sqlite3_bind_int64(st, 23, (int64_t)op->flow.packets_in);
 		sqlite3_bind_int64(st, 24, (int64_t)op->key.cookie);
+		sqlite3_bind_int64(st, 25, (int64_t)op->captured);
 		break;
 	case FR_OP_FLOW_COUNTERS:
 		st = w->st[ST_FLOW_COUNTERS];
@@ -128,6 +213,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 5, (int64_t)op->flow.bytes_in);
 		sqlite3_bind_int64(st, 6, (int64_t)op->flow.packets_out);
 		sqlite3_bind_int64(st, 7, (int64_t)op->flow.packets_in);
+		sqlite3_bind_int64(st, 8, (int64_t)op->captured);
 		break;
 	case FR_OP_FLOW_OWNER:
 		st = w->st[ST_FLOW_OWNER];
@@ -152,7 +238,8 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		break;
 	case FR_OP_RUN_STATS: {
 		uint64_t lost = op->stats[FR_STAT_RINGBUF_FULL] + op->stats[FR_STAT_FLOWS_FULL] +
-				op->stats[FR_STAT_OWNERS_FULL] + op->stats[FR_STAT_PENDING_FULL];
+				op->stats[FR_STAT_OWNERS_FULL] + op->stats[FR_STAT_PENDING_FULL] +
+				op->stats[FR_STAT_CAPTURE_FULL] + op->capture_lost + op->capture_disk;
 
 		st = w->st[ST_RUN_STATS];
 		sqlite3_bind_int64(st, 1, w->run_id);
@@ -164,16 +251,16 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 7, (int64_t)op->stats[FR_STAT_PENDING_FULL]);
 		sqlite3_bind_int64(st, 8, (int64_t)op->stats[FR_STAT_UNOWNED_PACKETS]);
 		sqlite3_bind_int64(st, 9, (int64_t)op->queue_full);
+		sqlite3_bind_int64(st, 10, (int64_t)op->stats[FR_STAT_CAPTURE_FULL]);
+		sqlite3_bind_int64(st, 11, (int64_t)op->capture_lost);
+		sqlite3_bind_int64(st, 12, (int64_t)op->capture_disk);
 		break;
 	}
 	default:
+		apply_pcap(w, op);
 		return;
 	}
-	if (sqlite3_step(st) != SQLITE_DONE)
-		fr_log(0, "database write failed: %s", sqlite3_errmsg(w->db));
-	else
-		w->rows++;
-	sqlite3_reset(st);
+	step(w, st);
 	free(op->exe); /* after the step: bound SQLITE_STATIC */
 	free(op->cmdline);
 	op->exe = op->cmdline = NULL;

@@ -29,7 +29,9 @@
 #define DEFAULT_DATA "/var/lib/flowrec"
 #define QUEUE_LEN 65536
 
-static volatile sig_atomic_t stop_requested;
+#define CAPTURE_PAGES_PER_CPU 1024 /* 4 MiB per CPU */
+
+static volatile sig_atomic_t stop_requested, rotate_requested;
 
 static void on_signal(int sig)
 {
@@ -37,15 +39,26 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+static void on_sighup(int sig)
+{
+	(void)sig;
+	rotate_requested = 1;
+}
+
 const char *argp_program_version = "flowrec " FR_VERSION;
 static const char doc[] =
 	"flowrec -- record which process on this host talked to whom.\n\n"
 	"Attributes every TCP and UDP flow of the tasks in a cgroup v2 subtree (default: the whole "
 	"host) to its process, with byte and packet counters, and writes them to DIR/flowrec.db "
-	"(SQLite). Runs in the foreground until SIGINT or SIGTERM, then flushes and exits 0. "
-	"Query the result with flowq.";
+	"(SQLite), and their packets (the first --snaplen bytes from the IP header) to pcapng "
+	"segments under DIR/pcap/, indexed in that database. Runs in the foreground until SIGINT "
+	"or SIGTERM, then flushes and exits 0; SIGHUP starts a new pcap segment. Query the result "
+	"with flowq.";
 
-enum { OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP };
+enum {
+	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
+	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK
+};
 
 static const struct argp_option options[] = {
 	{ "data", 'd', "DIR", 0, "Data directory (default " DEFAULT_DATA "; created mode 0700)", 0 },
@@ -56,6 +69,15 @@ static const struct argp_option options[] = {
 	  "Create PATH once every hook is attached and the database is ready", 0 },
 	{ "flush-interval", OPT_FLUSH, "SECONDS", 0,
 	  "How often counters of open flows reach the database (default 1)", 0 },
+	{ "snaplen", OPT_SNAPLEN, "BYTES", 0,
+	  "Bytes of each packet to capture, from the IP header (default 128; 0 = whole packet)", 0 },
+	{ "no-capture", OPT_NO_CAPTURE, NULL, 0, "Record flows only, no packets", 0 },
+	{ "segment-size", OPT_SEGMENT_SIZE, "SIZE", 0,
+	  "Start a new pcapng segment after this many bytes (default 64M; K, M, G suffixes)", 0 },
+	{ "segment-time", OPT_SEGMENT_TIME, "SECONDS", 0,
+	  "Start a new pcapng segment after this long (default 3600)", 0 },
+	{ "max-disk", OPT_MAX_DISK, "SIZE", 0,
+	  "Delete the oldest pcap segments to keep them under SIZE (default: no limit)", 0 },
 	{ "verbose", 'v', NULL, 0, "More messages (repeat for libbpf and verifier output)", 0 },
 	{ 0 },
 };
@@ -86,6 +108,32 @@ __attribute__((noreturn, format(printf, 1, 2))) static void usage_error(const ch
 	exit(2);
 }
 
+/* "128", "64K", "64M", "2G" -> bytes. */
+static int parse_size(const char *arg, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*arg == '-')
+		return -1;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct fr_options *o = state->input;
@@ -110,6 +158,33 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_READY:
 		o->ready_file = arg;
+		break;
+	case OPT_SNAPLEN: {
+		uint64_t v;
+
+		if (parse_size(arg, &v) || v > 262144)
+			usage_error("invalid --snaplen '%s': expected 0 (whole packets) to 262144 bytes", arg);
+		o->capture.snaplen = (uint32_t)v;
+		break;
+	}
+	case OPT_NO_CAPTURE:
+		o->capture.enabled = false;
+		break;
+	case OPT_SEGMENT_SIZE:
+		if (parse_size(arg, &o->capture.segment_bytes) || o->capture.segment_bytes < 4096)
+			usage_error("invalid --segment-size '%s': expected a size of at least 4K, like 64M", arg);
+		break;
+	case OPT_SEGMENT_TIME: {
+		double v;
+
+		if (parse_seconds(arg, &v, false))
+			usage_error("invalid --segment-time '%s': expected a positive number of seconds", arg);
+		o->capture.segment_ns = (int64_t)(v * 1e9);
+		break;
+	}
+	case OPT_MAX_DISK:
+		if (parse_size(arg, &o->capture.max_disk) || o->capture.max_disk == 0)
+			usage_error("invalid --max-disk '%s': expected a size, like 10G", arg);
 		break;
 	case 'v':
 		o->verbose++;
@@ -245,11 +320,18 @@ static int write_ready_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct fr_options o = { .data_dir = DEFAULT_DATA, .flush_interval_s = 1.0 };
+	struct fr_options o = {
+		.data_dir = DEFAULT_DATA,
+		.flush_interval_s = 1.0,
+		.capture = { .enabled = true, .snaplen = 128, .segment_bytes = 64ULL << 20,
+			     .segment_ns = 3600LL * 1000000000 },
+	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 	char cgroup[4096], db_path[4096], err[512];
 	struct fr_db_writer *writer = NULL;
 	struct fr_consumer *consumer = NULL;
+	struct fr_pcap_store *store = NULL;
+	struct fr_capture *capture = NULL;
 	struct fr_idset cgroup_ids = {};
 	struct fr_bpf bpf = { .cgroup_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -265,7 +347,10 @@ int main(int argc, char **argv)
 
 	if (resolve_cgroup(o.cgroup, cgroup, sizeof(cgroup)))
 		goto cleanup;
-	if (fr_bpf_load(&bpf))
+	/* A budget smaller than a segment could never be kept: segments shrink to fit it. */
+	if (o.capture.max_disk && o.capture.segment_bytes > o.capture.max_disk / 4)
+		o.capture.segment_bytes = o.capture.max_disk / 4 > 4096 ? o.capture.max_disk / 4 : 4096;
+	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen))
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;
@@ -287,20 +372,35 @@ int main(int argc, char **argv)
 	adopted = fr_presock_adopt(&bpf, &cgroup_ids);
 	if (adopted < 0)
 		goto cleanup;
-	if (fr_bpf_attach_packets(&bpf))
-		goto cleanup;
 	run_id = run_begin(db, &o, cgroup, bpf.hooks, &next_flow_id);
 	if (run_id < 0)
 		goto cleanup;
+	/* Recovery of a crashed segment uses the database directly: before the writer. */
+	if (o.capture.enabled) {
+		store = fr_pcap_store_open(o.data_dir, db, run_id, &o.capture);
+		if (!store)
+			goto cleanup;
+	}
 	writer = fr_db_writer_start(db, run_id, QUEUE_LEN);
 	if (!writer)
 		goto cleanup;
 	consumer = fr_consumer_new(&bpf, writer, next_flow_id);
 	if (!consumer)
 		goto cleanup;
+	if (store) {
+		fr_pcap_store_set_writer(store, writer);
+		capture = fr_capture_new(&bpf, consumer, store, CAPTURE_PAGES_PER_CPU);
+		if (!capture || fr_consumer_set_capture(consumer, capture, store))
+			goto cleanup;
+	}
+	/* Packets last: everything that consumes them is in place. */
+	if (fr_bpf_attach_packets(&bpf))
+		goto cleanup;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_sighup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (o.ready_file && write_ready_file(o.ready_file))
 		goto cleanup;
@@ -315,6 +415,11 @@ int main(int argc, char **argv)
 
 		if (fr_consumer_poll(consumer, 50))
 			break;
+		if (rotate_requested && store) {
+			rotate_requested = 0;
+			fr_pcap_store_rotate(store);
+			fr_info("SIGHUP: pcap segment closed, a new one starts with the next packet");
+		}
 		now = fr_now_ns();
 		if (now >= next_flush) {
 			fr_consumer_flush(consumer);
@@ -324,15 +429,20 @@ int main(int argc, char **argv)
 			break;
 	}
 	fr_consumer_poll(consumer, 0);
+	fr_consumer_poll(consumer, 0); /* the second cycle makes the first one's ends final */
 	fr_consumer_flush(consumer);
 	ret = 0;
 cleanup:
+	fr_bpf_detach(&bpf); /* no more packets or events from here on */
+	if (store && writer)
+		fr_pcap_store_close(store);
 	if (writer) {
 		fr_db_writer_sync(writer);
 		fr_db_writer_stop(writer);
 	}
 	if (run_id > 0)
 		run_end(db, run_id);
+	fr_capture_free(capture);
 	fr_consumer_free(consumer);
 	fr_bpf_destroy(&bpf);
 	if (o.ready_file && run_id > 0)

@@ -13,6 +13,14 @@
 
 #define FR_VERSION "0.1.0"
 
+struct fr_capture_opts {
+	bool enabled;
+	uint32_t snaplen;       /* 0: whole packets */
+	uint64_t segment_bytes; /* rotate after this many bytes */
+	int64_t segment_ns;     /* or after this long */
+	uint64_t max_disk;      /* 0: no limit */
+};
+
 struct fr_options {
 	const char *data_dir;
 	const char *cgroup;     /* NULL: the cgroup v2 root */
@@ -21,7 +29,11 @@ struct fr_options {
 	double flush_interval_s;
 	int verbose;
 	char *cmdline;          /* for runs.options */
+	struct fr_capture_opts capture;
 };
+
+struct fr_consumer;
+struct fr_db_writer;
 
 /* ---- log.c ---- */
 extern int fr_verbose;
@@ -51,11 +63,13 @@ struct fr_bpf {
 	int cgroup_fd;
 };
 /* Check privileges and kernel features, then load. 0, or -1 after printing one line. */
-int fr_bpf_load(struct fr_bpf *b);
+int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen);
 /* Attach everything but the packet hooks, which go last (fr_bpf_attach_packets) so that
  * sockets found by the iterator have owners before their packets are counted. */
 int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path);
 int fr_bpf_attach_packets(struct fr_bpf *b);
+/* Detach every hook (idempotent); fr_bpf_destroy also frees the maps. */
+void fr_bpf_detach(struct fr_bpf *b);
 void fr_bpf_destroy(struct fr_bpf *b);
 
 /* ---- presock.c ---- */
@@ -69,6 +83,16 @@ enum fr_op_type {
 	FR_OP_FLOW_OWNER,
 	FR_OP_PROCESS,
 	FR_OP_RUN_STATS,
+	FR_OP_SEGMENT_INSERT,
+	FR_OP_SEGMENT_UPDATE,
+	FR_OP_SEGMENT_DELETE,
+	FR_OP_CHUNK,
+};
+
+/* A flow with packets in a pcap chunk. */
+struct fr_chunk_flow {
+	int64_t flow_id;
+	int64_t packets;
 };
 
 /* One database write, copied into the writer's queue. Times are realtime ns. */
@@ -81,7 +105,14 @@ struct fr_op {
 	struct fr_identity id;
 	char *exe, *cmdline; /* FR_OP_PROCESS: heap strings the writer frees; may be NULL */
 	uint64_t stats[FR_STAT_MAX]; /* FR_OP_RUN_STATS */
-	uint64_t queue_full;
+	uint64_t queue_full, capture_lost, capture_disk;
+	uint64_t captured;           /* FR_OP_FLOW_*: packets_captured */
+	/* pcap index: segments and chunks */
+	int64_t seg_id, chunk_id;
+	uint64_t offset, length, packets;
+	char path[64];
+	struct fr_chunk_flow *chunk_flows; /* FR_OP_CHUNK: heap array the writer frees */
+	uint32_t nchunk_flows;
 };
 
 struct fr_db_writer;
@@ -94,6 +125,31 @@ uint64_t fr_db_writer_queue_full(struct fr_db_writer *w);
 void fr_db_writer_stop(struct fr_db_writer *w);
 uint64_t fr_db_writer_rows(struct fr_db_writer *w);
 
+/* ---- pcap_store.c ---- */
+/* A chunk never spans more than this, so exports find chunks by first_ns alone. */
+#define FR_CHUNK_MAX_SPAN_NS 2000000000LL
+
+
+struct fr_pcap_packet;
+struct fr_pcap_store;
+/* Before the writer starts: recover crashed segments, learn the ids in use. */
+struct fr_pcap_store *fr_pcap_store_open(const char *data_dir, sqlite3 *db, int64_t run_id,
+					 const struct fr_capture_opts *o);
+void fr_pcap_store_set_writer(struct fr_pcap_store *s, struct fr_db_writer *w);
+int fr_pcap_store_append(struct fr_pcap_store *s, const struct fr_pcap_packet *p, int64_t flow_id);
+void fr_pcap_store_flush(struct fr_pcap_store *s);
+void fr_pcap_store_rotate(struct fr_pcap_store *s);
+uint64_t fr_pcap_store_dropped(const struct fr_pcap_store *s);
+void fr_pcap_store_close(struct fr_pcap_store *s);
+
+/* ---- capture.c ---- */
+struct fr_capture *fr_capture_new(struct fr_bpf *b, struct fr_consumer *c, struct fr_pcap_store *store,
+				  size_t pages_per_cpu);
+int fr_capture_epoll_fd(struct fr_capture *cap);
+void fr_capture_consume(struct fr_capture *cap);
+uint64_t fr_capture_lost(const struct fr_capture *cap);
+void fr_capture_free(struct fr_capture *cap);
+
 /* ---- flow_table.c ---- */
 struct fr_uflow {
 	struct fr_flow_key key;
@@ -103,6 +159,10 @@ struct fr_uflow {
 	uint32_t sweep_gen;  /* last sweep that saw it in the BPF map */
 	bool missing_once;   /* absent from one sweep: ended if absent from the next */
 	bool inserted;       /* its row exists (written at the first flush or at its end) */
+	bool ended;          /* its end is known; written and removed at the next cycle */
+	int64_t end_ns;
+	uint64_t captured;   /* packets written to the pcap store */
+	uint64_t captured_written;
 	uint32_t next;       /* hash chain, index + 1 (0 = end) */
 };
 
@@ -119,8 +179,15 @@ uint32_t fr_flow_table_count(const struct fr_flow_table *t);
 
 /* ---- consumer.c ---- */
 struct fr_consumer;
+struct fr_capture;
 struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, int64_t next_flow_id);
-/* Wait up to timeout_ms for events and handle them. 0, or -1 on error. */
+/* Consume captured packets too (and report their losses), in the same thread. */
+int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store);
+/* The flow a captured packet belongs to, created from the BPF map if no event told of it
+ * yet; NULL if it is unknown. */
+struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_flow_key *k);
+int64_t fr_consumer_real_ns(const struct fr_consumer *c, uint64_t mono_ns);
+/* Wait up to timeout_ms for events and packets and handle them. 0, or -1 on error. */
 int fr_consumer_poll(struct fr_consumer *c, int timeout_ms);
 /* Reconcile with the BPF flows map and queue counter updates and run stats. */
 void fr_consumer_flush(struct fr_consumer *c);

@@ -32,8 +32,12 @@ CREATE TABLE runs (
     pending_full    INTEGER NOT NULL DEFAULT 0, -- TCP handshakes whose packets were not counted (map full)
     unowned_packets INTEGER NOT NULL DEFAULT 0, -- packets of sockets with no known owner (not a loss:
                                                 -- mostly TCP teardown after the flow ended)
-    queue_full      INTEGER NOT NULL DEFAULT 0  -- times the database writer's queue was full (the
+    queue_full      INTEGER NOT NULL DEFAULT 0, -- times the database writer's queue was full (the
                                                 -- reader waited; not a loss by itself)
+    capture_full    INTEGER NOT NULL DEFAULT 0, -- packets not captured: perf buffer full (kernel side)
+    capture_lost    INTEGER NOT NULL DEFAULT 0, -- packets not captured: perf samples lost (user side)
+    capture_disk    INTEGER NOT NULL DEFAULT 0, -- packets not captured: disk full or write error
+    snaplen         INTEGER                     -- bytes kept per packet (0 = whole); NULL: no capture
 );
 
 -- One row per process instance: (pid, start_ns) so that a reused pid is a new row.
@@ -78,12 +82,53 @@ CREATE TABLE flows (
     bytes_in      INTEGER NOT NULL DEFAULT 0, -- bytes received, likewise
     packets_out   INTEGER NOT NULL DEFAULT 0, -- packets sent (GSO: segments on the wire)
     packets_in    INTEGER NOT NULL DEFAULT 0, -- packets received (GRO: segments on the wire)
-    socket_cookie INTEGER NOT NULL     -- kernel socket cookie: same socket, same cookie, within one boot
+    socket_cookie INTEGER NOT NULL,    -- kernel socket cookie: same socket, same cookie, within one boot
+    packets_captured INTEGER NOT NULL DEFAULT 0 -- packets of this flow written to pcap segments
 );
 
 -- Only start_ns is indexed: flows arrive in time order, so this index grows at its end.
 -- Indexes on scattered keys (pid, raddr) cut the writer's insert rate by two thirds
 -- (bench/run, writer); reports are time-bounded and filter the rest.
 CREATE INDEX flows_start ON flows(start_ns);
+
+-- Packet capture (docs/capture.md). Packets are stored in append-only pcapng segment files
+-- under DATA/pcap/; SQLite holds only their index. A segment is cut into chunks of at most
+-- 1 MiB and 1 s; each chunk row says where its bytes are and what time span they cover, and
+-- pcap_chunk_flows which flows have packets in it. An export reads only the chunks it needs.
+
+-- One row per segment file.
+CREATE TABLE pcap_segments (
+    id        INTEGER PRIMARY KEY,
+    run_id    INTEGER NOT NULL,    -- runs.id of the recorder that wrote it
+    path      TEXT NOT NULL,       -- relative to the data directory: pcap/<run>-<seq>.pcapng
+    start_ns  INTEGER NOT NULL,    -- when the file was created
+    end_ns    INTEGER,             -- when it was closed; NULL while being written (or after a crash,
+                                   -- until the next start recovers it)
+    bytes     INTEGER NOT NULL DEFAULT 0, -- size covered by its chunks (the file is never shorter)
+    packets   INTEGER NOT NULL DEFAULT 0, -- packets in its chunks
+    deleted_ns INTEGER             -- when retention (--max-disk) removed the file; its chunks are gone
+);
+
+-- One row per chunk: a run of whole Enhanced Packet Blocks in one segment.
+CREATE TABLE pcap_chunks (
+    id         INTEGER PRIMARY KEY,
+    segment_id INTEGER NOT NULL,   -- pcap_segments.id
+    offset     INTEGER NOT NULL,   -- byte offset of its first block in the file
+    length     INTEGER NOT NULL,   -- bytes, whole blocks only
+    first_ns   INTEGER NOT NULL,   -- earliest packet timestamp in it
+    last_ns    INTEGER NOT NULL,   -- latest packet timestamp in it (last_ns - first_ns <= 2 s)
+    packets    INTEGER NOT NULL    -- packets in it
+);
+CREATE INDEX pcap_chunks_first ON pcap_chunks(first_ns);
+
+-- Which flows have packets in which chunk. flow_id 0: handshake packets seen on a listening
+-- socket before their flow existed, resolved where possible (docs/capture.md).
+CREATE TABLE pcap_chunk_flows (
+    flow_id  INTEGER NOT NULL,     -- flows.id
+    chunk_id INTEGER NOT NULL,     -- pcap_chunks.id
+    packets  INTEGER NOT NULL,     -- packets of the flow in the chunk
+    PRIMARY KEY (flow_id, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX pcap_chunk_flows_chunk ON pcap_chunk_flows(chunk_id);
 
 PRAGMA user_version = 1;

@@ -1,0 +1,141 @@
+/*
+ * The packet consumer: reads captured packets from the BPF perf buffer and appends them to
+ * the pcap store, each tagged with its flow and process.
+ *
+ * The perf buffer (not a ring buffer) is what lets the BPF side copy each packet straight
+ * from the skb at its own length (bpf/flowrec.bpf.c). It is opened raw so that the kernel
+ * wakes us only once a quarter of a CPU's buffer is full; the consumer also polls every
+ * 50 ms, so quiet traffic is not held back.
+ */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "recorder.h"
+#include "pcapng.h"
+#include "flowrec.skel.h"
+
+struct fr_capture {
+	struct perf_buffer *pb;
+	struct fr_consumer *consumer;
+	struct fr_pcap_store *store;
+	uint64_t lost;
+};
+
+struct raw_sample {
+	struct perf_event_header header;
+	__u32 size;
+	char data[];
+};
+
+struct lost_record {
+	struct perf_event_header header;
+	__u64 id;
+	__u64 lost;
+};
+
+static void on_packet(struct fr_capture *cap, const void *data, __u32 size)
+{
+	const struct fr_pkt_hdr *h = data;
+	struct fr_pcap_packet p = { 0 };
+	char comment[96];
+	struct fr_uflow *uf;
+	int64_t flow_id = 0;
+	int n;
+
+	if (size < sizeof(*h) || h->caplen > size - sizeof(*h))
+		return;
+	/* cookie 0: a handshake packet on a listening socket, before its flow existed; the
+	 * export finds it by its addresses (docs/capture.md). */
+	uf = h->key.cookie ? fr_consumer_packet_flow(cap->consumer, &h->key) : NULL;
+	if (uf) {
+		flow_id = uf->id;
+		uf->captured++;
+		n = snprintf(comment, sizeof(comment), "pid=%u tid=%u comm=%.16s flow=%lld",
+			     uf->owner.pid, uf->owner.tid, uf->owner.comm, (long long)flow_id);
+		p.pid = uf->owner.pid;
+		p.tid = uf->owner.tid;
+	} else {
+		n = snprintf(comment, sizeof(comment), "flow=0");
+	}
+	p.ts_ns = fr_consumer_real_ns(cap->consumer, h->ts_ns);
+	p.caplen = h->caplen;
+	p.origlen = h->len;
+	p.data = (const uint8_t *)data + sizeof(*h);
+	p.flags = h->direction == FR_DIR_OUT ? FR_EPB_OUTBOUND : FR_EPB_INBOUND;
+	p.comment = comment;
+	p.comment_len = n < (int)sizeof(comment) ? n : (int)sizeof(comment) - 1;
+	fr_pcap_store_append(cap->store, &p, flow_id);
+}
+
+static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *e)
+{
+	struct fr_capture *cap = ctx;
+
+	(void)cpu;
+	if (e->type == PERF_RECORD_SAMPLE) {
+		const struct raw_sample *s = (const void *)e;
+
+		on_packet(cap, s->data, s->size);
+	} else if (e->type == PERF_RECORD_LOST) {
+		cap->lost += ((const struct lost_record *)(const void *)e)->lost;
+	}
+	return LIBBPF_PERF_EVENT_CONT;
+}
+
+struct fr_capture *fr_capture_new(struct fr_bpf *b, struct fr_consumer *c, struct fr_pcap_store *store,
+				  size_t pages_per_cpu)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT,
+		.sample_type = PERF_SAMPLE_RAW,
+		.sample_period = 1,
+		.watermark = 1,
+		.wakeup_watermark = pages_per_cpu * 4096 / 4,
+	};
+	struct fr_capture *cap = calloc(1, sizeof(*cap));
+
+	if (!cap)
+		return NULL;
+	cap->consumer = c;
+	cap->store = store;
+	cap->pb = perf_buffer__new_raw(bpf_map__fd(b->skel->maps.packets), pages_per_cpu, &attr,
+				       on_event, cap, NULL);
+	if (!cap->pb) {
+		fr_log(0, "cannot open the packet perf buffer: %s", strerror(errno));
+		free(cap);
+		return NULL;
+	}
+	return cap;
+}
+
+int fr_capture_epoll_fd(struct fr_capture *cap)
+{
+	return perf_buffer__epoll_fd(cap->pb);
+}
+
+void fr_capture_consume(struct fr_capture *cap)
+{
+	perf_buffer__consume(cap->pb);
+	fr_pcap_store_flush(cap->store);
+}
+
+uint64_t fr_capture_lost(const struct fr_capture *cap)
+{
+	return cap->lost;
+}
+
+void fr_capture_free(struct fr_capture *cap)
+{
+	if (!cap)
+		return;
+	perf_buffer__free(cap->pb);
+	free(cap);
+}

@@ -1,0 +1,548 @@
+/*
+ * The packet store: append-only pcapng segment files under DATA/pcap/, indexed in SQLite.
+ *
+ * Design
+ * ------
+ * Packets are appended to the current segment as Enhanced Packet Blocks through a 1 MiB
+ * buffer that is written out at the end of every consumer cycle (at most ~50 ms of packets
+ * live only in memory). A segment is cut into chunks of at most 1 MiB and 1 s of packets;
+ * when a chunk is complete its row (offset, length, first/last timestamp, packet count) and
+ * the list of flows with packets in it go to the database writer, always after its bytes
+ * were written to the file: an index row never points past the end of a file.
+ *
+ * Packets come from several CPUs, so timestamps inside a chunk are only nearly sorted;
+ * first_ns/last_ns are the true minimum and maximum, and a chunk never spans more than
+ * FR_CHUNK_MAX_SPAN_NS, which lets an export find every chunk of a window through the
+ * index on first_ns alone (first_ns >= since - span).
+ *
+ * Segments rotate by size and age. Retention (--max-disk) deletes the oldest closed segments:
+ * index rows first (and committed), then the file.
+ *
+ * Recovery: a segment left open by a crash (end_ns NULL) is read back from its last indexed
+ * chunk on: whole blocks found there are indexed as one more chunk (their flow ids are in
+ * their comments), and the file is trimmed to its last whole block.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "recorder.h"
+#include "pcapng.h"
+#include "timefmt.h"
+
+#define BUF_SIZE (1 << 20)
+#define CHUNK_MAX_BYTES (1 << 20)
+#define CHUNK_MAX_AGE_NS 1000000000LL
+
+struct segment {
+	int64_t id;
+	uint64_t bytes;
+	char path[64]; /* relative to the data directory */
+};
+
+struct fr_pcap_store {
+	struct fr_db_writer *w;
+	char dir[4096];
+	int64_t run_id;
+	uint32_t snaplen;
+	uint64_t segment_bytes, max_disk;
+	int64_t segment_ns;
+
+	int fd;
+	struct segment cur;
+	int64_t cur_start_ns, cur_packets;
+	uint32_t seq;
+	int64_t next_segment_id, next_chunk_id;
+
+	/* the open chunk */
+	uint64_t chunk_off;
+	uint32_t chunk_len, chunk_packets;
+	int64_t chunk_first, chunk_last, chunk_opened;
+	struct fr_chunk_flow *flows;
+	uint32_t nflows, capflows;
+
+	uint8_t *buf;
+	size_t buf_len;
+	uint32_t buf_packets;
+
+	/* closed segments still on disk, oldest first, for retention */
+	struct segment *old;
+	size_t nold, capold;
+	uint64_t disk_bytes;
+
+	bool paused; /* disk full: dropping until a write succeeds again */
+	uint64_t dropped;
+};
+
+static void full_path(const struct fr_pcap_store *s, const char *rel, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", s->dir, rel);
+}
+
+static int old_push(struct fr_pcap_store *s, const struct segment *seg)
+{
+	if (s->nold == s->capold) {
+		size_t cap = s->capold ? s->capold * 2 : 64;
+		struct segment *n = realloc(s->old, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		s->old = n;
+		s->capold = cap;
+	}
+	s->old[s->nold++] = *seg;
+	s->disk_bytes += seg->bytes;
+	return 0;
+}
+
+/* Delete the oldest closed segments until the store fits in max_disk. */
+static void retention(struct fr_pcap_store *s)
+{
+	while (s->max_disk && s->nold && s->disk_bytes + s->cur.bytes > s->max_disk) {
+		struct segment seg = s->old[0];
+		struct fr_op op = { .type = FR_OP_SEGMENT_DELETE, .seg_id = seg.id, .end_ns = fr_now_ns() };
+		char path[4200];
+
+		memmove(s->old, s->old + 1, (s->nold - 1) * sizeof(*s->old));
+		s->nold--;
+		s->disk_bytes -= seg.bytes;
+		/* Index rows go first, committed, so no export is pointed at a vanished file. */
+		fr_db_writer_push(s->w, &op);
+		fr_db_writer_sync(s->w);
+		full_path(s, seg.path, path, sizeof(path));
+		if (unlink(path) && errno != ENOENT)
+			fr_log(0, "retention: cannot delete %s: %s", path, strerror(errno));
+		fr_debug("retention: deleted %s (%" PRIu64 " bytes)", seg.path, seg.bytes);
+	}
+}
+
+static int chunk_add_flow(struct fr_pcap_store *s, int64_t flow_id)
+{
+	/* Chunks are short: a linear scan from the end finds the usual repeat at once. */
+	for (uint32_t i = s->nflows; i-- > 0;) {
+		if (s->flows[i].flow_id == flow_id) {
+			s->flows[i].packets++;
+			return 0;
+		}
+	}
+	if (s->nflows == s->capflows) {
+		uint32_t cap = s->capflows ? s->capflows * 2 : 64;
+		struct fr_chunk_flow *n = realloc(s->flows, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		s->flows = n;
+		s->capflows = cap;
+	}
+	s->flows[s->nflows++] = (struct fr_chunk_flow){ flow_id, 1 };
+	return 0;
+}
+
+/* Write the buffer out. On a full disk, capture pauses: the buffer's packets are dropped
+ * (counted) and the file is cut back to its last whole block. */
+static int buffer_write(struct fr_pcap_store *s)
+{
+	size_t done = 0;
+
+	while (done < s->buf_len) {
+		ssize_t n = write(s->fd, s->buf + done, s->buf_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (!s->paused)
+				fr_log(0, "cannot write %s: %s; packet capture paused, flows are still recorded",
+				       s->cur.path, strerror(errno));
+			s->paused = true;
+			s->dropped += s->buf_packets;
+			s->chunk_packets -= s->buf_packets;
+			s->chunk_len -= s->buf_len;
+			if (ftruncate(s->fd, s->cur.bytes) == 0)
+				lseek(s->fd, s->cur.bytes, SEEK_SET);
+			s->buf_len = 0;
+			s->buf_packets = 0;
+			return -1;
+		}
+		done += n;
+	}
+	if (s->paused)
+		fr_log(0, "writing %s again: packet capture resumed", s->cur.path);
+	s->paused = false;
+	s->cur.bytes += s->buf_len;
+	s->buf_len = 0;
+	s->buf_packets = 0;
+	return 0;
+}
+
+static void chunk_close(struct fr_pcap_store *s)
+{
+	struct fr_op op = { .type = FR_OP_CHUNK };
+
+	buffer_write(s);
+	if (s->chunk_packets) {
+		op.chunk_id = s->next_chunk_id++;
+		op.seg_id = s->cur.id;
+		op.offset = s->chunk_off;
+		op.length = s->chunk_len;
+		op.start_ns = s->chunk_first;
+		op.last_ns = s->chunk_last;
+		op.packets = s->chunk_packets;
+		op.chunk_flows = s->flows;
+		op.nchunk_flows = s->nflows;
+		s->flows = NULL; /* the writer frees them */
+		s->capflows = 0;
+		s->cur_packets += s->chunk_packets;
+		fr_db_writer_push(s->w, &op);
+	}
+	s->nflows = 0;
+	s->chunk_off = s->cur.bytes;
+	s->chunk_len = 0;
+	s->chunk_packets = 0;
+}
+
+static void segment_update(struct fr_pcap_store *s, int64_t end_ns)
+{
+	struct fr_op op = { .type = FR_OP_SEGMENT_UPDATE, .seg_id = s->cur.id, .end_ns = end_ns,
+			    .length = s->cur.bytes, .packets = s->cur_packets };
+
+	fr_db_writer_push(s->w, &op);
+}
+
+static void segment_close(struct fr_pcap_store *s)
+{
+	if (s->fd < 0)
+		return;
+	chunk_close(s);
+	fsync(s->fd);
+	close(s->fd);
+	s->fd = -1;
+	segment_update(s, fr_now_ns());
+	old_push(s, &s->cur);
+	memset(&s->cur, 0, sizeof(s->cur));
+}
+
+static int segment_open(struct fr_pcap_store *s)
+{
+	struct fr_op op = { .type = FR_OP_SEGMENT_INSERT };
+	char path[4200];
+
+	memset(&s->cur, 0, sizeof(s->cur));
+	s->cur.id = s->next_segment_id++;
+	snprintf(s->cur.path, sizeof(s->cur.path), "pcap/%" PRId64 "-%u.pcapng", s->run_id, ++s->seq);
+	full_path(s, s->cur.path, path, sizeof(path));
+	s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (s->fd < 0) {
+		fr_log(0, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	s->cur_start_ns = fr_now_ns();
+	s->cur_packets = 0;
+	s->buf_len = fr_pcapng_header(s->buf, BUF_SIZE, s->snaplen, "flowrec " FR_VERSION);
+	s->buf_packets = 0;
+	op.seg_id = s->cur.id;
+	op.start_ns = s->cur_start_ns;
+	memcpy(op.path, s->cur.path, sizeof(op.path));
+	fr_db_writer_push(s->w, &op);
+	buffer_write(s);
+	s->chunk_off = s->cur.bytes;
+	retention(s);
+	return 0;
+}
+
+int fr_pcap_store_append(struct fr_pcap_store *s, const struct fr_pcap_packet *p, int64_t flow_id)
+{
+	size_t need = fr_pcapng_epb_size(p->caplen, p->comment_len);
+	int64_t first, last, now = p->ts_ns;
+
+	if (s->fd < 0 && segment_open(s))
+		goto drop;
+	if (s->cur.bytes + s->buf_len + need > s->segment_bytes ||
+	    now - s->cur_start_ns > s->segment_ns) {
+		segment_close(s);
+		if (segment_open(s))
+			goto drop;
+	}
+	first = s->chunk_packets && s->chunk_first < now ? s->chunk_first : now;
+	last = s->chunk_packets && s->chunk_last > now ? s->chunk_last : now;
+	if (s->chunk_packets && (s->chunk_len + need > CHUNK_MAX_BYTES ||
+				 last - first > FR_CHUNK_MAX_SPAN_NS ||
+				 fr_now_ns() - s->chunk_opened > CHUNK_MAX_AGE_NS)) {
+		chunk_close(s);
+		first = last = now;
+	}
+	if (s->buf_len + need > BUF_SIZE && buffer_write(s))
+		goto drop;
+	if (!s->chunk_packets)
+		s->chunk_opened = fr_now_ns();
+	need = fr_pcapng_epb(s->buf + s->buf_len, BUF_SIZE - s->buf_len, p);
+	s->buf_len += need;
+	s->buf_packets++;
+	s->chunk_len += need;
+	s->chunk_packets++;
+	s->chunk_first = first;
+	s->chunk_last = last;
+	if (chunk_add_flow(s, flow_id))
+		goto drop;
+	return 0;
+drop:
+	s->dropped++;
+	return -1;
+}
+
+void fr_pcap_store_flush(struct fr_pcap_store *s)
+{
+	if (s->fd < 0)
+		return;
+	if (s->chunk_packets && fr_now_ns() - s->chunk_opened > CHUNK_MAX_AGE_NS)
+		chunk_close(s); /* quiet traffic: the last packets become exportable within 1 s */
+	else if (s->buf_len)
+		buffer_write(s);
+}
+
+void fr_pcap_store_rotate(struct fr_pcap_store *s)
+{
+	segment_close(s);
+}
+
+uint64_t fr_pcap_store_dropped(const struct fr_pcap_store *s)
+{
+	return s->dropped;
+}
+
+/* ---- start-up: ids, segments on disk, recovery of a crashed segment ----------------------- */
+
+static int64_t next_id(sqlite3 *db, const char *table)
+{
+	char sql[128];
+	sqlite3_stmt *st = NULL;
+	int64_t id = 1;
+
+	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(id), 0) + 1 FROM %s", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
+}
+
+static int exec_int(sqlite3 *db, const char *sql, const int64_t *args, int nargs)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	for (int i = 0; i < nargs; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Index the whole blocks after a crashed segment's last chunk as one chunk, trim the rest. */
+static int recover_segment(struct fr_pcap_store *s, sqlite3 *db, int64_t seg_id, const char *rel,
+			   int64_t indexed_end)
+{
+	char path[4200];
+	uint8_t *data = NULL;
+	struct stat st;
+	size_t valid, off, chunk_start = 0;
+	int64_t first = INT64_MAX, last = 0, packets = 0, seg_packets = 0;
+	int fd = -1, ret = -1;
+	struct fr_chunk_flow *flows = NULL;
+	uint32_t nflows = 0, capflows = 0;
+
+	full_path(s, rel, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		/* Gone: nothing of it can be exported; forget its index. */
+		exec_int(db, "DELETE FROM pcap_chunk_flows WHERE chunk_id IN (SELECT id FROM pcap_chunks WHERE segment_id = ?1)", &seg_id, 1);
+		exec_int(db, "DELETE FROM pcap_chunks WHERE segment_id = ?1", &seg_id, 1);
+		ret = exec_int(db, "UPDATE pcap_segments SET end_ns = start_ns, bytes = 0, deleted_ns = start_ns WHERE id = ?1", &seg_id, 1);
+		goto cleanup;
+	}
+	data = malloc(st.st_size ? st.st_size : 1);
+	if (!data || pread(fd, data, st.st_size, 0) != st.st_size)
+		goto cleanup;
+	valid = fr_pcapng_valid_prefix(data, st.st_size);
+	if ((int64_t)valid < indexed_end) {
+		/* Shorter than its index (a power loss, not a process crash): forget the chunks
+		 * past the valid end, and index again from the last one that remains. */
+		int64_t args[2] = { seg_id, (int64_t)valid };
+		sqlite3_stmt *q = NULL;
+
+		exec_int(db, "DELETE FROM pcap_chunk_flows WHERE chunk_id IN (SELECT id FROM pcap_chunks WHERE segment_id = ?1 AND offset + length > ?2)", args, 2);
+		exec_int(db, "DELETE FROM pcap_chunks WHERE segment_id = ?1 AND offset + length > ?2", args, 2);
+		indexed_end = 0;
+		if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(offset + length), 0) FROM pcap_chunks WHERE segment_id = ?1", -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(q, 1, seg_id);
+			if (sqlite3_step(q) == SQLITE_ROW)
+				indexed_end = sqlite3_column_int64(q, 0);
+		}
+		sqlite3_finalize(q);
+	}
+	for (off = (size_t)indexed_end; off < valid;) {
+		struct fr_pcap_packet pkt = { 0 };
+		uint32_t type, i;
+		long n = fr_pcapng_parse_block(data + off, valid - off, &type, &pkt);
+		int64_t fid;
+
+		if (n <= 0)
+			break;
+		off += n;
+		if (type != FR_PCAPNG_EPB)
+			continue; /* the segment's own header */
+		if (!packets)
+			chunk_start = off - n;
+		packets++;
+		first = pkt.ts_ns < first ? pkt.ts_ns : first;
+		last = pkt.ts_ns > last ? pkt.ts_ns : last;
+		fid = fr_pcapng_comment_flow(pkt.comment, pkt.comment_len);
+		if (fid < 0)
+			fid = 0;
+		for (i = 0; i < nflows && flows[i].flow_id != fid; i++)
+			;
+		if (i < nflows) {
+			flows[i].packets++;
+			continue;
+		}
+		if (nflows == capflows) {
+			struct fr_chunk_flow *grown;
+
+			capflows = capflows ? capflows * 2 : 64;
+			grown = realloc(flows, capflows * sizeof(*grown));
+			if (!grown)
+				goto cleanup;
+			flows = grown;
+		}
+		flows[nflows++] = (struct fr_chunk_flow){ fid, 1 };
+	}
+	if (packets) {
+		int64_t chunk_id = next_id(db, "pcap_chunks");
+		int64_t args[7] = { chunk_id, seg_id, (int64_t)chunk_start, (int64_t)(valid - chunk_start),
+				    first, last, packets };
+
+		if (exec_int(db, "INSERT INTO pcap_chunks(id, segment_id, offset, length, first_ns, last_ns, packets) VALUES (?1,?2,?3,?4,?5,?6,?7)", args, 7))
+			goto cleanup;
+		for (uint32_t i = 0; i < nflows; i++) {
+			int64_t a[3] = { flows[i].flow_id, chunk_id, flows[i].packets };
+
+			exec_int(db, "INSERT INTO pcap_chunk_flows(flow_id, chunk_id, packets) VALUES (?1,?2,?3)", a, 3);
+		}
+	}
+	if (ftruncate(fd, valid))
+		goto cleanup;
+	{
+		sqlite3_stmt *q = NULL;
+
+		if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(packets), 0) FROM pcap_chunks WHERE segment_id = ?1", -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(q, 1, seg_id);
+			if (sqlite3_step(q) == SQLITE_ROW)
+				seg_packets = sqlite3_column_int64(q, 0);
+		}
+		sqlite3_finalize(q);
+	}
+	{
+		int64_t args[4] = { seg_id, (int64_t)valid, seg_packets, fr_now_ns() };
+
+		ret = exec_int(db, "UPDATE pcap_segments SET bytes = ?2, packets = ?3, end_ns = ?4 WHERE id = ?1", args, 4);
+	}
+	fr_info("recovered %s: %" PRId64 " packets indexed after the crash, trimmed to %zu bytes", rel, packets, valid);
+cleanup:
+	free(flows);
+	free(data);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int load_segments(struct fr_pcap_store *s, sqlite3 *db)
+{
+	static const char sql[] =
+		"SELECT s.id, s.path, s.bytes, s.end_ns IS NULL,"
+		" (SELECT COALESCE(MAX(offset + length), 0) FROM pcap_chunks c WHERE c.segment_id = s.id)"
+		" FROM pcap_segments s WHERE s.deleted_ns IS NULL ORDER BY s.id";
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto cleanup;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct segment seg = { .id = sqlite3_column_int64(st, 0),
+				       .bytes = (uint64_t)sqlite3_column_int64(st, 2) };
+		const char *rel = (const char *)sqlite3_column_text(st, 1);
+
+		snprintf(seg.path, sizeof(seg.path), "%s", rel ? rel : "");
+		if (sqlite3_column_int(st, 3)) {
+			char full[4200];
+			struct stat fst;
+
+			if (recover_segment(s, db, seg.id, seg.path, sqlite3_column_int64(st, 4)))
+				fr_log(0, "cannot recover %s", seg.path);
+			full_path(s, seg.path, full, sizeof(full));
+			seg.bytes = stat(full, &fst) ? 0 : (uint64_t)fst.st_size;
+		}
+		if (old_push(s, &seg))
+			goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	if (ret)
+		fr_log(0, "cannot read the packet index: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ret;
+}
+
+struct fr_pcap_store *fr_pcap_store_open(const char *data_dir, sqlite3 *db, int64_t run_id,
+					 const struct fr_capture_opts *o)
+{
+	struct fr_pcap_store *s = calloc(1, sizeof(*s));
+	char pdir[4200];
+
+	if (!s)
+		return NULL;
+	s->fd = -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", data_dir);
+	s->run_id = run_id;
+	s->snaplen = o->snaplen;
+	s->segment_bytes = o->segment_bytes;
+	s->segment_ns = o->segment_ns;
+	s->max_disk = o->max_disk;
+	s->buf = malloc(BUF_SIZE);
+	snprintf(pdir, sizeof(pdir), "%s/pcap", data_dir);
+	if (!s->buf || (mkdir(pdir, 0700) && errno != EEXIST)) {
+		fr_log(0, "cannot create %s: %s", pdir, strerror(errno));
+		goto fail;
+	}
+	if (load_segments(s, db))
+		goto fail;
+	s->next_segment_id = next_id(db, "pcap_segments");
+	s->next_chunk_id = next_id(db, "pcap_chunks");
+	return s;
+fail:
+	free(s->buf);
+	free(s->old);
+	free(s);
+	return NULL;
+}
+
+/* The writer must still be running: closing writes the last chunk and segment rows. */
+void fr_pcap_store_close(struct fr_pcap_store *s)
+{
+	if (!s)
+		return;
+	segment_close(s);
+	free(s->flows);
+	free(s->buf);
+	free(s->old);
+	free(s);
+}
+
+void fr_pcap_store_set_writer(struct fr_pcap_store *s, struct fr_db_writer *w)
+{
+	s->w = w;
+}
