@@ -17,6 +17,9 @@ known, and writes "pid" to --pidfile so the test knows which process to expect.
   udp-unconnected SIZE ADDR1 PORT1 N1 ADDR2 PORT2 N2   sendto() from one socket to two peers
   hold ADDR PORT SEND FIFO       connect and send SEND bytes each time a line is read from FIFO;
                                  exit at EOF (a connection that outlives a recorder start)
+  udp-numbered ADDR PORT COUNT INTERVAL LOG
+      send COUNT datagrams "seq=000001 ..." INTERVAL seconds apart from one connected socket;
+      LOG gets "seq epoch_ns_before epoch_ns_after" per datagram
 """
 import argparse
 import ctypes
@@ -141,6 +144,20 @@ def hold(a):
     c.close()
 
 
+def udp_numbered(a):
+    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s.connect((a.addr, a.port))
+    with open(a.log, "w") as log:
+        for i in range(1, a.count + 1):
+            before = time.time_ns()
+            s.send(b"seq=%06d " % i + b"n" * 40)
+            log.write(f"{i} {before} {time.time_ns()}\n")
+            log.flush()
+            if a.interval:
+                time.sleep(a.interval)
+    s.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--comm")
@@ -169,6 +186,9 @@ def main():
     m = sub.add_parser("hold")
     m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("send", type=int)
     m.add_argument("fifo")
+    m = sub.add_parser("udp-numbered")
+    m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("count", type=int)
+    m.add_argument("interval", type=float); m.add_argument("log")
     a = p.parse_args()
 
     set_comm(a.comm or a.mode[:15])
@@ -176,7 +196,7 @@ def main():
     {"tcp-server": tcp_server, "tcp-client": tcp_client,
      "udp-echo": lambda a: udp_server(a, True), "udp-sink": lambda a: udp_server(a, False),
      "udp-connected": udp_connected, "udp-unconnected": udp_unconnected,
-     "hold": hold}[a.mode](a)
+     "hold": hold, "udp-numbered": udp_numbered}[a.mode](a)
 
 
 if __name__ == "__main__":
