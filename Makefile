@@ -31,7 +31,7 @@ UNIT_SRCS:= $(wildcard tests/unit/*.c)
 UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-                  libsqlite3-dev libpcap-dev libcmocka-dev pkg-config
+                  libsqlite3-dev libpcap-dev libcmocka-dev libclang-rt-14-dev pkg-config
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools
 
 .PHONY: all deps record test unit e2e bench clean
@@ -100,3 +100,20 @@ bench: deps all
 
 clean:
 	rm -rf $(BUILD) build-san
+
+# libFuzzer run over lib/pcapng.c's readers, bounded by FUZZ_SECONDS. Needs clang's
+# libFuzzer runtime (Debian: libclang-rt-14-dev). The seeds are copied to a scratch
+# directory so that the run never adds to the committed corpus; a crash stops the run,
+# leaves its input in $(BUILD)/fuzz/ and makes the target fail.
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+
+.PHONY: fuzz
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Iinclude -Ilib lib/pcapng.c tests/fuzz/fuzz_pcapng.c -o $(BUILD)/fuzz/fuzz_pcapng
+	work=$$(mktemp -d /tmp/fuzz_pcapng.XXXXXX) && trap 'rm -rf "$$work"' EXIT && \
+	cp tests/fuzz/corpus/pcapng/* "$$work"/ && \
+	$(BUILD)/fuzz/fuzz_pcapng -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -dict=tests/fuzz/pcapng.dict -artifact_prefix=$(BUILD)/fuzz/ "$$work"

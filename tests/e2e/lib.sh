@@ -16,12 +16,13 @@ PASSED=0
 FAILED=0
 BG_PIDS=()
 NETNS=()
+MOUNTS=()
 REC_PID=
 
 CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 
 e2e_cleanup() {
-	local pid ns
+	local pid ns m
 	for pid in "${BG_PIDS[@]}" $REC_PID; do
 		kill -9 "$pid" 2>/dev/null
 	done
@@ -35,6 +36,9 @@ e2e_cleanup() {
 	fi
 	for ns in "${NETNS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
+	done
+	for m in "${MOUNTS[@]}"; do
+		umount "$m" 2>/dev/null
 	done
 	[ -n "${T:-}" ] && rm -rf "$T"
 	echo "# $TEST_NAME: $PASSED passed, $FAILED failed"

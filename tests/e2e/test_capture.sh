@@ -130,3 +130,19 @@ fq pcap -w "$T/bulk.pcapng" --flow "$BULKFLOW" 2> /dev/null
 LEFT=$(q "SELECT sum(f.packets) FROM pcap_chunk_flows f WHERE f.flow_id=$BULKFLOW")
 check "retention: export returns exactly what is left, the newest datagrams" "$LEFT 10000" \
 	"$(echo $(fields "$T/bulk.pcapng" frame.number | wc -l) $(fields "$T/bulk.pcapng" udp.payload | tail -1 | python3 -c 'import sys; print(int(bytes.fromhex(sys.stdin.read().strip().replace(":",""))[4:10]))'))"
+
+# --- a full disk: capture pauses (counted), flows go on ----------------------------------------
+rm -rf "$DATA"; mkdir -p "$DATA/pcap"
+mount -t tmpfs -o size=200k flowrec-e2e-full "$DATA/pcap" && MOUNTS+=("$DATA/pcap")
+start_recorder --snaplen 0
+bg_ns frP$$ python3 "$PEER" --ready "$T/sink4.ready" udp-sink 127.0.0.1 9304 1000000
+SINK4=$LAST_BG
+wait_file "$T/sink4.ready"
+in_ns frP$$ python3 "$PEER" --comm filler udp-numbered 127.0.0.1 9304 5000 0 "$T/fill.log"
+kill "$SINK4"
+sleep 0.5
+stop_recorder
+check "full disk: flows still recorded exactly" 5000 "$(q "SELECT packets_out FROM flows WHERE rport=9304")"
+check_range "full disk: dropped packets counted" 1 10000 "$(q "SELECT capture_disk FROM runs")"
+check "full disk: one clear message" 1 "$(grep -c 'packet capture paused, flows are still recorded' "$T/recorder.log")"
+check "full disk: what was written still parses" 0 "$(for f in "$DATA"/pcap/*.pcapng; do tshark -r "$f" > /dev/null 2>&1 || echo bad; done | wc -l)"
