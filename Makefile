@@ -85,6 +85,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
+# The flow table lives in the recorder; its unit test links it directly.
+$(BUILD)/tests/test_flow_table: $(BUILD)/recorder/flow_table.o
+
 record: deps all
 	./$(BUILD)/flowrec --data ./flowrec-data -v
 
