@@ -201,18 +201,32 @@ struct packet {
 	__u16 hdrlen; /* IP plus transport header: what each GSO segment repeats on the wire */
 };
 
+/* Headers are almost always in the skb's linear part, where a direct read costs a few
+ * instructions; bpf_skb_load_bytes (a helper call) is the fallback for the rest. */
+static __always_inline int load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (off <= 64 && data + off + len <= end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
 static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p)
 {
 	__u16 ports[2];
 	__u32 l4off;
 	__u8 vhl;
 
-	if (bpf_skb_load_bytes(skb, 0, &vhl, 1))
+	if (load(skb, 0, &vhl, 1))
 		return -1;
 	if ((vhl >> 4) == 4) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		if (load(skb, 0, &ip, sizeof(ip)))
 			return -1;
 		if (ip.frag_off & bpf_htons(0x1fff)) /* later fragments carry no ports */
 			return -1;
@@ -224,7 +238,7 @@ static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p)
 	} else if ((vhl >> 4) == 6) {
 		struct ipv6hdr ip6;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		if (load(skb, 0, &ip6, sizeof(ip6)))
 			return -1;
 		p->family = 6;
 		p->proto = ip6.nexthdr;
@@ -236,14 +250,14 @@ static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p)
 	}
 	if (p->proto != FR_IPPROTO_TCP && p->proto != FR_IPPROTO_UDP)
 		return -1;
-	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+	if (load(skb, l4off, ports, sizeof(ports)))
 		return -1;
 	p->sport = bpf_ntohs(ports[0]);
 	p->dport = bpf_ntohs(ports[1]);
 	if (p->proto == FR_IPPROTO_TCP) {
 		__u8 doff;
 
-		if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
+		if (load(skb, l4off + 12, &doff, 1))
 			return -1;
 		p->hdrlen = l4off + (doff >> 4) * 4;
 	} else {
