@@ -15,7 +15,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ilib -I$(BUILD)
-LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lpthread
+LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lldns -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -31,7 +31,7 @@ UNIT_SRCS:= $(wildcard tests/unit/*.c)
 UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-                  libsqlite3-dev libpcap-dev libcmocka-dev libclang-rt-14-dev pkg-config
+                  libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools
 
 .PHONY: all deps record test unit e2e bench clean
@@ -104,19 +104,27 @@ bench: deps all
 clean:
 	rm -rf $(BUILD) build-san
 
-# libFuzzer run over lib/pcapng.c's readers, bounded by FUZZ_SECONDS. Needs clang's
-# libFuzzer runtime (Debian: libclang-rt-14-dev). The seeds are copied to a scratch
-# directory so that the run never adds to the committed corpus; a crash stops the run,
-# leaves its input in $(BUILD)/fuzz/ and makes the target fail.
+# libFuzzer runs over lib/pcapng.c's readers and lib/dns.c's parser, each bounded by
+# FUZZ_SECONDS. Needs clang's libFuzzer runtime (Debian: libclang-rt-14-dev). The seeds are
+# copied to a scratch directory so that a run never adds to the committed corpus. Both
+# targets run even if the first finds a crash; a crash stops that target's run, leaves its
+# input in $(BUILD)/fuzz/ (named after the target) and makes the target fail.
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -Iinclude -Ilib
 
 .PHONY: fuzz
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -Iinclude -Ilib lib/pcapng.c tests/fuzz/fuzz_pcapng.c -o $(BUILD)/fuzz/fuzz_pcapng
-	work=$$(mktemp -d /tmp/fuzz_pcapng.XXXXXX) && trap 'rm -rf "$$work"' EXIT && \
-	cp tests/fuzz/corpus/pcapng/* "$$work"/ && \
-	$(BUILD)/fuzz/fuzz_pcapng -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-	    -dict=tests/fuzz/pcapng.dict -artifact_prefix=$(BUILD)/fuzz/ "$$work"
+	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/pcapng.c tests/fuzz/fuzz_pcapng.c -o $(BUILD)/fuzz/fuzz_pcapng
+	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/dns.c tests/fuzz/fuzz_dns.c -o $(BUILD)/fuzz/fuzz_dns -lldns
+	@scratch=$$(mktemp -d /tmp/fuzz.XXXXXX) || exit 1; trap 'rm -rf "$$scratch"' EXIT; failed=; \
+	for t in pcapng dns; do \
+	    mkdir "$$scratch/$$t" && cp tests/fuzz/corpus/$$t/* "$$scratch/$$t"/ || exit 1; \
+	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS)s"; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 $$dict \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- "$$scratch/$$t" || failed="$$failed fuzz_$$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crash found by$$failed (inputs in $(BUILD)/fuzz/)"; exit 1; fi

@@ -96,6 +96,8 @@ struct {
 /* Set by user space before load. */
 const volatile __u32 capture_snaplen = 128; /* 0: whole packets */
 const volatile bool capture_enabled = true;
+/* DNS is taken whole whatever the snaplen, even without capture; 0 ends the list. */
+const volatile __u16 dns_ports[FR_MAX_DNS_PORTS] = { 53 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -124,7 +126,9 @@ static __always_inline void identity_from_current(struct fr_identity *id)
 	id->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	id->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 	id->proc_start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	bpf_get_current_comm(id->comm, sizeof(id->comm));
+	/* The process's name, not the calling thread's ("dig", not its "isc-net-0000"): comm
+	 * goes with pid; tid tells the thread. */
+	BPF_CORE_READ_STR_INTO(&id->comm, task, group_leader, comm);
 }
 
 /* An IPv4 peer of an IPv6 socket appears as ::ffff:a.b.c.d to the socket but as plain IPv4
@@ -339,14 +343,32 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	return bpf_map_lookup_elem(&flows, key);
 }
 
+static __always_inline bool is_dns(const struct packet *p)
+{
+	for (int i = 0; i < FR_MAX_DNS_PORTS; i++) {
+		if (!dns_ports[i])
+			break;
+		if (p->sport == dns_ports[i] || p->dport == dns_ports[i])
+			return true;
+	}
+	return false;
+}
+
+/* One sample per packet serves both the pcap store and the DNS parser. */
 static __always_inline void capture(struct __sk_buff *skb, const struct fr_flow_key *key,
-				    bool egress, __u64 now)
+				    const struct packet *p, bool egress, __u64 now)
 {
 	struct fr_pkt_hdr hdr = {};
 	__u64 caplen = skb->len;
 
-	if (capture_snaplen && caplen > capture_snaplen)
+	if (capture_enabled)
+		hdr.flags |= FR_PKT_STORE;
+	if (is_dns(p))
+		hdr.flags |= FR_PKT_DNS;
+	else if (capture_snaplen && caplen > capture_snaplen)
 		caplen = capture_snaplen;
+	if (!hdr.flags)
+		return;
 	if (caplen > FR_MAX_CAPLEN)
 		caplen = FR_MAX_CAPLEN;
 	hdr.ts_ns = now;
@@ -379,7 +401,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	    (sk->state == FR_TCP_LISTEN || sk->state == FR_TCP_NEW_SYN_RECV)) {
 		pending_count(skb, sk, &p, egress, nbytes, segs, now);
 		if (capture_enabled) /* no flow yet: user space finds it by 4-tuple */
-			capture(skb, &key, egress, now);
+			capture(skb, &key, &p, egress, now);
 		return ALLOW;
 	}
 	key.cookie = bpf_get_socket_cookie(skb);
@@ -403,8 +425,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	else
 		count(&f->bytes_in, &f->packets_in, nbytes, segs);
 	f->last_ns = now;
-	if (capture_enabled)
-		capture(skb, &key, egress, now);
+	capture(skb, &key, &p, egress, now);
 	return ALLOW;
 }
 
@@ -728,7 +749,7 @@ int fr_iter_sockets(struct bpf_iter__task_file *ctx)
 	r.id.uid = BPF_CORE_READ(task, cred, uid.val);
 	r.id.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	r.id.proc_start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	BPF_CORE_READ_STR_INTO(&r.id.comm, task, comm);
+	BPF_CORE_READ_STR_INTO(&r.id.comm, task, group_leader, comm);
 	r.family = family == FR_AF_INET6 ? 6 : 4;
 	r.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	r.lport = BPF_CORE_READ(sk, __sk_common.skc_num);

@@ -141,8 +141,13 @@ struct fr_pkt_hdr {
 	__u32 len;              /* IP packet length (a GSO packet: the whole super-packet) */
 	__u32 caplen;
 	__u8 direction;         /* FR_DIR_OUT or FR_DIR_IN */
-	__u8 _pad[7];
+	__u8 flags;             /* FR_PKT_* */
+	__u8 _pad[6];
 };
+
+#define FR_PKT_STORE 1 /* capture is on: store the first snaplen bytes */
+#define FR_PKT_DNS 2   /* to or from a DNS port: the whole packet follows, for the parser */
+#define FR_MAX_DNS_PORTS 8
 
 /* A perf sample is at most 64 KiB with its headers. */
 #define FR_MAX_CAPLEN (65535 - 64 - (int)sizeof(struct fr_pkt_hdr))

@@ -44,7 +44,8 @@ static const struct flows_filter_sql filter_sql[FILTER_COUNT] = {
 
 static const char flows_select[] =
 	"SELECT id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family, direction,"
-	" laddr, lport, raddr, rport, bytes_out, bytes_in, packets_out, packets_in FROM flows";
+	" laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out, packets_in,"
+	" packets_captured FROM flows";
 static const char flows_order[] = " ORDER BY start_ns, id";
 
 struct flows_filter_value {
@@ -93,38 +94,22 @@ static const char flows_doc[] =
 	"List recorded flows, oldest first (by start time, then id). Filters combine with AND."
 	"\v"
 	"Columns: id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family, "
-	"direction, laddr, lport, raddr, rport, bytes_out, bytes_in, packets_out, packets_in. "
-	"end_ns is null while the flow is open; family is 4 or 6; direction is 'out' (this host "
-	"connected or sent first) or 'in'.\n"
+	"direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out, "
+	"packets_in, packets_captured. end_ns is null while the flow is open; family is 4 or 6; "
+	"direction is 'out' (this host connected or sent first) or 'in'. rname is the name whose "
+	"DNS answer gave raddr (the name asked for, the start of a CNAME chain), null when no "
+	"such answer was seen; packets_captured counts the flow's packets written to the "
+	"capture files (flowq pcap --flow ID exports them).\n"
 	"\n"
 	"Times (T): RFC 3339, 'YYYY-MM-DD HH:MM[:SS[.frac]]' (local time, or UTC with --utc), "
 	"@EPOCH seconds, or a duration back from now (30s, 15m, 2h, 1h30m, 3d).";
-
-/* Decimal digits only (no sign, no blanks), at most max. */
-static int parse_unsigned(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
-			return -1;
-	}
-	if (v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static void set_number(struct flows_args *args, enum flows_filter_id id, const char *arg, uint64_t max,
 		       const char *expected)
 {
 	uint64_t v;
 
-	if (parse_unsigned(arg, max, &v))
+	if (flowq_parse_unsigned(arg, max, &v))
 		flowq_usage_error("invalid %s '%s': expected %s", filter_sql[id].option, arg, expected);
 	args->filters[id] = (struct flows_filter_value){ .given = 1, .number = (int64_t)v };
 }
@@ -147,7 +132,7 @@ static void set_netns(struct flows_args *args, const char *arg)
 		digits[n - 6] = '\0';
 		inode = digits;
 	}
-	if (parse_unsigned(inode, INT64_MAX, &v))
+	if (flowq_parse_unsigned(inode, INT64_MAX, &v))
 		flowq_usage_error("invalid --netns '%s': expected an inode number such as 4026531840 "
 				  "or net:[4026531840]", arg);
 	args->filters[FILTER_NETNS] = (struct flows_filter_value){ .given = 1, .number = (int64_t)v };

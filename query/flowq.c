@@ -22,6 +22,7 @@ static const struct flowq_command commands[] = {
 	{ "sql", cmd_sql },
 	{ "flows", cmd_flows },
 	{ "status", cmd_status },
+	{ "pcap", cmd_pcap },
 };
 
 struct main_args {
@@ -56,6 +57,11 @@ static const struct argp_option main_options[] = {
 	COMMAND_DOC("status",
 		    "One row per recorder run (live, ended or crashed, with loss counters), and the "
 		    "database size and row counts."),
+	COMMAND_DOC("pcap -w FILE [FILTER...]",
+		    "Export recorded packets, in time order, to FILE.pcap or FILE.pcapng ('-': "
+		    "standard output). Filters, combined with AND: --since T, --until T (inclusive), "
+		    "--flow ID (repeatable), --pid N, --comm NAME, --netns INODE, --host ADDR, "
+		    "--port N, --filter EXPR (tcpdump syntax)."),
 	{ 0 }
 };
 
@@ -121,7 +127,7 @@ int main(int argc, char **argv)
 		return FLOWQ_EXIT_USAGE;
 	if (args.command_index == 0) {
 		argp_help(&main_argp, stderr, ARGP_HELP_SHORT_USAGE, program_name);
-		fputs("Commands: sql, flows, status. 'flowq --help' tells more.\n", stderr);
+		fputs("Commands: sql, flows, status, pcap. 'flowq --help' tells more.\n", stderr);
 		return FLOWQ_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -129,7 +135,7 @@ int main(int argc, char **argv)
 			command = &commands[i];
 	}
 	if (!command)
-		flowq_usage_error("unknown command '%s' (commands: sql, flows, status; see flowq --help)",
+		flowq_usage_error("unknown command '%s' (commands: sql, flows, status, pcap; see flowq --help)",
 				  argv[args.command_index]);
 
 	globals.output.width = output_width();

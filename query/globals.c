@@ -1,6 +1,10 @@
 /*
  * flowq's global options (--data, --db, --format, --utc, --help, --version) as an argp
  * child that every command includes, and the one-line usage error they all share.
+ *
+ * --format names either a result format (table, csv, json, jsonl) or, for flowq pcap only, a
+ * capture file format (pcap, pcapng); set_format records it and check_format decides,
+ * after a command's options are all read, whether it suits that command.
  */
 #include "query.h"
 #include "db.h"
@@ -24,7 +28,8 @@ static const struct argp_option global_options[] = {
 	  "Recorder data directory; the database is DIR/" FLOWQ_DB_FILE_NAME
 	  " (default " FLOWQ_DEFAULT_DATA_DIR ")", 0 },
 	{ "db", OPT_DB, "FILE", 0, "Database file to read; overrides --data", 0 },
-	{ "format", OPT_FORMAT, "FMT", 0, "table (default), csv, json or jsonl", 0 },
+	{ "format", OPT_FORMAT, "FMT", 0,
+	  "table (default), csv, json or jsonl; for flowq pcap: pcap or pcapng", 0 },
 	{ "utc", OPT_UTC, NULL, 0,
 	  "Print times in UTC, and read times given without an offset as UTC (default: local time)",
 	  0 },
@@ -46,10 +51,57 @@ void flowq_usage_error(const char *fmt, ...)
 	exit(FLOWQ_EXIT_USAGE);
 }
 
+int flowq_parse_unsigned(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+			return -1;
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 void flowq_command_init(struct argp_state *state, const char *usage_name, struct flowq_globals *globals)
 {
 	state->child_inputs[0] = globals;
 	globals->usage_name = usage_name;
+}
+
+/* --format, before or after the command word: result formats and flowq pcap's file formats
+ * alike, so that the word may come anywhere. Which kind the command takes is checked by
+ * check_format once all its options are read. */
+static void set_format(struct flowq_globals *globals, const char *arg)
+{
+	if (fr_format_parse(arg, &globals->output.format) == 0)
+		globals->capture_format = FLOWQ_CAPTURE_NONE;
+	else if (strcmp(arg, "pcap") == 0)
+		globals->capture_format = FLOWQ_CAPTURE_PCAP;
+	else if (strcmp(arg, "pcapng") == 0)
+		globals->capture_format = FLOWQ_CAPTURE_PCAPNG;
+	else
+		flowq_usage_error("invalid --format '%s' (expected table, csv, json or jsonl; pcap or "
+				  "pcapng for flowq pcap)", arg);
+	globals->format_arg = arg;
+}
+
+/* The one place that decides whether the last --format suits the command. */
+static void check_format(const struct flowq_globals *globals)
+{
+	if (!globals->format_arg)
+		return;
+	if (globals->capture_command && globals->capture_format == FLOWQ_CAPTURE_NONE)
+		flowq_usage_error("--format %s is not for 'flowq pcap' (expected pcap or pcapng)",
+				  globals->format_arg);
+	if (!globals->capture_command && globals->capture_format != FLOWQ_CAPTURE_NONE)
+		flowq_usage_error("--format %s is only for 'flowq pcap'", globals->format_arg);
 }
 
 /* For --help and --version: success only if the text was really written. */
@@ -84,8 +136,7 @@ static error_t parse_global_option(int key, char *arg, struct argp_state *state)
 		globals->db_file = arg;
 		break;
 	case OPT_FORMAT:
-		if (fr_format_parse(arg, &globals->output.format))
-			flowq_usage_error("invalid --format '%s' (expected table, csv, json or jsonl)", arg);
+		set_format(globals, arg);
 		break;
 	case OPT_UTC:
 		globals->output.utc = 1;
@@ -97,6 +148,12 @@ static error_t parse_global_option(int key, char *arg, struct argp_state *state)
 			state->name = (char *)globals->usage_name;
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP & ~ARGP_HELP_EXIT_OK);
 		exit_after_output();
+	case ARGP_KEY_END:
+		/* Only in a command's parser (usage_name is set by flowq_command_init): before
+		 * the command word the command is not known yet. */
+		if (globals->usage_name)
+			check_format(globals);
+		break;
 	case OPT_VERSION:
 		printf("flowq %s (database schema up to version %d)\n", FLOWQ_VERSION, FR_SCHEMA_VERSION);
 		exit_after_output();

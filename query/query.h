@@ -7,6 +7,7 @@
 
 #include <argp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "output.h"
@@ -24,10 +25,20 @@
  * failure while working (database, SQL, a refused write, a write error on stdout). */
 enum { FLOWQ_EXIT_OK = 0, FLOWQ_EXIT_FAILURE = 1, FLOWQ_EXIT_USAGE = 2 };
 
+/* flowq pcap's file formats. The global --format takes them as well as the result formats,
+ * so that it may come before the word pcap too; only flowq pcap accepts them. */
+enum flowq_capture_format { FLOWQ_CAPTURE_NONE, FLOWQ_CAPTURE_PCAP, FLOWQ_CAPTURE_PCAPNG };
+
 struct flowq_globals {
 	const char *data_dir; /* --data */
 	const char *db_file;  /* --db; wins over data_dir when set */
+	/* --format: the last one given wins, whichever kind it names. A result format (table,
+	 * csv, json, jsonl) goes to output.format and resets capture_format; pcap or pcapng
+	 * goes to capture_format only. format_arg is that last --format's text (NULL: none). */
 	struct fr_output_opts output;
+	enum flowq_capture_format capture_format;
+	const char *format_arg;
+	int capture_command; /* set by flowq pcap: its --format must be pcap or pcapng */
 	const char *usage_name; /* "flowq COMMAND" for --help once the command is known */
 };
 
@@ -38,8 +49,15 @@ struct flowq_globals {
 extern const struct argp flowq_globals_argp;
 
 /* For a command's parser at ARGP_KEY_INIT: hands the globals to the child and makes --help
- * say "Usage: flowq COMMAND ..." (usage_name). */
+ * say "Usage: flowq COMMAND ..." (usage_name). Once a command's options are all read
+ * (ARGP_KEY_END), the globals child checks that --format suits the command: pcap or pcapng
+ * only for a command that set capture_command (flowq pcap), a result format only for the
+ * others. A mismatch is a usage error. */
 void flowq_command_init(struct argp_state *state, const char *usage_name, struct flowq_globals *globals);
+
+/* Decimal digits only (no sign, no blanks), at most max: 0 and *out, or -1. For option
+ * values such as --pid and --port. */
+int flowq_parse_unsigned(const char *s, uint64_t max, uint64_t *out);
 
 /* Print "flowq: <message>" on stderr and exit with FLOWQ_EXIT_USAGE. */
 __attribute__((noreturn, format(printf, 1, 2))) void flowq_usage_error(const char *fmt, ...);
@@ -60,6 +78,8 @@ int flowq_print_result(sqlite3_stmt *st, const struct fr_output_opts *output);
  * the exit status. */
 int cmd_sql(int argc, char **argv, struct flowq_globals *globals);
 int cmd_flows(int argc, char **argv, struct flowq_globals *globals);
+int cmd_dns(int argc, char **argv, struct flowq_globals *globals);
 int cmd_status(int argc, char **argv, struct flowq_globals *globals);
+int cmd_pcap(int argc, char **argv, struct flowq_globals *globals);
 
 #endif

@@ -79,7 +79,7 @@ static int check_kernel(void)
 	return 0;
 }
 
-int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen)
+int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports)
 {
 	struct bpf_program *prog;
 	int err;
@@ -100,6 +100,8 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen)
 	}
 	b->skel->rodata->capture_enabled = capture;
 	b->skel->rodata->capture_snaplen = snaplen;
+	for (int i = 0; i < FR_MAX_DNS_PORTS; i++)
+		b->skel->rodata->dns_ports[i] = dns_ports[i];
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -vv for the verifier log)",

@@ -24,7 +24,9 @@
 struct fr_capture {
 	struct perf_buffer *pb;
 	struct fr_consumer *consumer;
-	struct fr_pcap_store *store;
+	struct fr_pcap_store *store; /* NULL: --no-capture */
+	struct fr_dns_tracker *dns;
+	uint32_t snaplen;
 	uint64_t lost;
 };
 
@@ -51,9 +53,14 @@ static void on_packet(struct fr_capture *cap, const void *data, __u32 size)
 
 	if (size < sizeof(*h) || h->caplen > size - sizeof(*h))
 		return;
+	p.ts_ns = fr_consumer_real_ns(cap->consumer, h->ts_ns);
 	/* cookie 0: a handshake packet on a listening socket, before its flow existed; the
 	 * export finds it by its addresses (docs/capture.md). */
 	uf = h->key.cookie ? fr_consumer_packet_flow(cap->consumer, &h->key) : NULL;
+	if (h->flags & FR_PKT_DNS)
+		fr_dns_tracker_packet(cap->dns, uf, h, (const uint8_t *)data + sizeof(*h), p.ts_ns);
+	if (!(h->flags & FR_PKT_STORE) || !cap->store)
+		return;
 	if (uf) {
 		flow_id = uf->id;
 		uf->captured++;
@@ -64,8 +71,8 @@ static void on_packet(struct fr_capture *cap, const void *data, __u32 size)
 	} else {
 		n = snprintf(comment, sizeof(comment), "flow=0");
 	}
-	p.ts_ns = fr_consumer_real_ns(cap->consumer, h->ts_ns);
-	p.caplen = h->caplen;
+	/* DNS packets arrive whole for the parser; the store keeps snaplen of them too. */
+	p.caplen = cap->snaplen && h->caplen > cap->snaplen ? cap->snaplen : h->caplen;
 	p.origlen = h->len;
 	p.data = (const uint8_t *)data + sizeof(*h);
 	p.flags = h->direction == FR_DIR_OUT ? FR_EPB_OUTBOUND : FR_EPB_INBOUND;
@@ -90,7 +97,7 @@ static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_he
 }
 
 struct fr_capture *fr_capture_new(struct fr_bpf *b, struct fr_consumer *c, struct fr_pcap_store *store,
-				  size_t pages_per_cpu)
+				  struct fr_dns_tracker *dns, uint32_t snaplen, size_t pages_per_cpu)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -106,6 +113,8 @@ struct fr_capture *fr_capture_new(struct fr_bpf *b, struct fr_consumer *c, struc
 		return NULL;
 	cap->consumer = c;
 	cap->store = store;
+	cap->dns = dns;
+	cap->snaplen = snaplen;
 	cap->pb = perf_buffer__new_raw(bpf_map__fd(b->skel->maps.packets), pages_per_cpu, &attr,
 				       on_event, cap, NULL);
 	if (!cap->pb) {
@@ -124,7 +133,8 @@ int fr_capture_epoll_fd(struct fr_capture *cap)
 void fr_capture_consume(struct fr_capture *cap)
 {
 	perf_buffer__consume(cap->pb);
-	fr_pcap_store_flush(cap->store);
+	if (cap->store)
+		fr_pcap_store_flush(cap->store);
 }
 
 uint64_t fr_capture_lost(const struct fr_capture *cap)

@@ -47,6 +47,7 @@ struct fr_consumer {
 	int epfd;
 	struct fr_capture *cap;
 	struct fr_pcap_store *store;
+	struct fr_dns_tracker *dns;
 	/* Flows whose end is written but which stay findable for one more cycle: a packet
 	 * captured just before the end may be read just after it. */
 	struct fr_uflow **ended;
@@ -150,10 +151,15 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 	if (uf->inserted) {
 		op.type = FR_OP_FLOW_COUNTERS;
 	} else {
+		const char *rname;
+
 		op.type = FR_OP_FLOW_INSERT;
 		op.key = uf->key;
 		op.id = identity_real(c, &uf->owner);
 		op.start_ns = real_ns(c, now->start_ns);
+		rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, uf->key.family, uf->key.raddr,
+					     uf->owner.pid, op.start_ns);
+		op.rname = rname ? strdup(rname) : NULL;
 		uf->inserted = true;
 	}
 	fr_db_writer_push(c->w, &op);
@@ -196,6 +202,7 @@ static void flow_end(struct fr_consumer *c, struct fr_uflow *uf, const struct fr
 		     int64_t end_ns)
 {
 	flow_write(c, uf, final, end_ns);
+	fr_dns_tracker_flow_ended(c->dns, &uf->key);
 	uf->ended = true;
 	uf->end_ns = end_ns;
 	if (c->nended == c->capended) {
@@ -331,10 +338,12 @@ void fr_consumer_free(struct fr_consumer *c)
 	free(c);
 }
 
-int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store)
+int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store,
+			    struct fr_dns_tracker *dns)
 {
 	c->cap = cap;
 	c->store = store;
+	c->dns = dns;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fr_capture_epoll_fd(cap),
 		      &(struct epoll_event){ .events = EPOLLIN })) {
 		fr_log(0, "cannot poll the packet perf buffer: %s", strerror(errno));
@@ -465,9 +474,13 @@ void fr_consumer_flush(struct fr_consumer *c)
 	read_stats(c, op.stats);
 	op.stats[FR_STAT_FLOWS_FULL] += c->table_full;
 	op.queue_full = fr_db_writer_queue_full(c->w);
-	if (c->cap) {
+	if (c->cap)
 		op.capture_lost = fr_capture_lost(c->cap);
+	if (c->store)
 		op.capture_disk = fr_pcap_store_dropped(c->store);
+	if (c->dns) {
+		fr_dns_tracker_expire(c->dns, fr_now_ns());
+		op.dns_malformed = fr_dns_tracker_malformed(c->dns);
 	}
 	op.last_ns = fr_now_ns();
 	fr_db_writer_push(c->w, &op);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "recorder.h"
+#include "dns.h"
 
 #define CHUNK 1024
 #define MAX_OPS_PER_TX 200000
@@ -21,16 +22,16 @@
 enum {
 	ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS,
 	ST_SEGMENT_INSERT, ST_SEGMENT_UPDATE, ST_SEGMENT_DELETE_FLOWS, ST_SEGMENT_DELETE_CHUNKS,
-	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_MAX
+	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_MAX
 };
 
 static const char *const stmt_sql[ST_MAX] = {
 	[ST_FLOW_INSERT] =
 		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
 		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
-		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured) "
-		"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-		"?21,?22,?23,?24,?25)",
+		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured, "
+		"rname) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+		"?21,?22,?23,?24,?25,?26)",
 	[ST_FLOW_COUNTERS] =
 		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
 		"packets_in=?7, packets_captured=?8 WHERE id=?1",
@@ -40,7 +41,8 @@ static const char *const stmt_sql[ST_MAX] = {
 		       "uid, cgroup_id, netns, run_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 	[ST_RUN_STATS] = "UPDATE runs SET heartbeat_ns=?2, lost_events=?3, ringbuf_full=?4, "
 			 "flows_full=?5, owners_full=?6, pending_full=?7, unowned_packets=?8, "
-			 "queue_full=?9, capture_full=?10, capture_lost=?11, capture_disk=?12 WHERE id=?1",
+			 "queue_full=?9, capture_full=?10, capture_lost=?11, capture_disk=?12, "
+			 "dns_malformed=?13 WHERE id=?1",
 	[ST_SEGMENT_INSERT] = "INSERT INTO pcap_segments(id, run_id, path, start_ns) VALUES (?1,?2,?3,?4)",
 	[ST_SEGMENT_UPDATE] = "UPDATE pcap_segments SET bytes=?2, packets=?3, end_ns=?4 WHERE id=?1",
 	[ST_SEGMENT_DELETE_FLOWS] = "DELETE FROM pcap_chunk_flows WHERE chunk_id IN "
@@ -51,6 +53,10 @@ static const char *const stmt_sql[ST_MAX] = {
 		     "packets) VALUES (?1,?2,?3,?4,?5,?6,?7)",
 	[ST_CHUNK_FLOW] = "INSERT OR REPLACE INTO pcap_chunk_flows(flow_id, chunk_id, packets) "
 			  "VALUES (?1,?2,?3)",
+	[ST_DNS] = "INSERT INTO dns(run_id, ts_ns, pid, tid, comm, netns, flow_id, role, transport, "
+		   "server, server_port, qid, qname, qtype, qclass, rcode, answers, response_ns, "
+		   "latency_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+		   "?18,?19)",
 };
 
 struct fr_db_writer {
@@ -200,6 +206,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 23, (int64_t)op->flow.packets_in);
 		sqlite3_bind_int64(st, 24, (int64_t)op->key.cookie);
 		sqlite3_bind_int64(st, 25, (int64_t)op->captured);
+		bind_text_or_null(st, 26, op->rname);
 		break;
 	case FR_OP_FLOW_COUNTERS:
 		st = w->st[ST_FLOW_COUNTERS];
@@ -254,6 +261,55 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 10, (int64_t)op->stats[FR_STAT_CAPTURE_FULL]);
 		sqlite3_bind_int64(st, 11, (int64_t)op->capture_lost);
 		sqlite3_bind_int64(st, 12, (int64_t)op->capture_disk);
+		sqlite3_bind_int64(st, 13, (int64_t)op->dns_malformed);
+		break;
+	}
+	case FR_OP_DNS: {
+		char qtype[16], rcode[16];
+
+		st = w->st[ST_DNS];
+		sqlite3_bind_int64(st, 1, w->run_id);
+		sqlite3_bind_int64(st, 2, op->start_ns);
+		if (op->id.pid) {
+			memcpy(comm, op->id.comm, FR_COMM_LEN);
+			comm[FR_COMM_LEN] = 0;
+			sqlite3_bind_int64(st, 3, op->id.pid);
+			sqlite3_bind_int64(st, 4, op->id.tid);
+			bind_text_or_null(st, 5, comm);
+			sqlite3_bind_int64(st, 6, op->id.netns);
+		} else {
+			for (int i = 3; i <= 6; i++)
+				sqlite3_bind_null(st, i);
+		}
+		if (op->flow_id)
+			sqlite3_bind_int64(st, 7, op->flow_id);
+		else
+			sqlite3_bind_null(st, 7);
+		sqlite3_bind_text(st, 8, op->dns_role == 1 ? "client" : "server", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, op->dns_transport == 2 ? "tcp" : "udp", -1, SQLITE_STATIC);
+		bind_text_or_null(st, 10, op->dns_server);
+		sqlite3_bind_int(st, 11, op->dns_server_port);
+		sqlite3_bind_int(st, 12, op->dns_qid);
+		bind_text_or_null(st, 13, op->qname);
+		if (op->qname) {
+			sqlite3_bind_text(st, 14, fr_dns_type_str(op->dns_qtype, qtype, sizeof(qtype)), -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 15, op->dns_qclass);
+		} else {
+			sqlite3_bind_null(st, 14);
+			sqlite3_bind_null(st, 15);
+		}
+		if (op->dns_rcode >= 0)
+			sqlite3_bind_text(st, 16, fr_dns_rcode_str(op->dns_rcode, rcode, sizeof(rcode)), -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 16);
+		bind_text_or_null(st, 17, op->answers);
+		if (op->last_ns) {
+			sqlite3_bind_int64(st, 18, op->last_ns);
+			sqlite3_bind_int64(st, 19, op->last_ns - op->start_ns);
+		} else {
+			sqlite3_bind_null(st, 18);
+			sqlite3_bind_null(st, 19);
+		}
 		break;
 	}
 	default:
@@ -261,9 +317,13 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		return;
 	}
 	step(w, st);
-	free(op->exe); /* after the step: bound SQLITE_STATIC */
+	/* after the step: bound SQLITE_STATIC */
+	free(op->exe);
 	free(op->cmdline);
-	op->exe = op->cmdline = NULL;
+	free(op->rname);
+	free(op->qname);
+	free(op->answers);
+	op->exe = op->cmdline = op->rname = op->qname = op->answers = NULL;
 }
 
 static void *writer_main(void *arg)

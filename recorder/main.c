@@ -57,7 +57,7 @@ static const char doc[] =
 
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
-	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK
+	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT
 };
 
 static const struct argp_option options[] = {
@@ -78,6 +78,9 @@ static const struct argp_option options[] = {
 	  "Start a new pcapng segment after this long (default 3600)", 0 },
 	{ "max-disk", OPT_MAX_DISK, "SIZE", 0,
 	  "Delete the oldest pcap segments to keep them under SIZE (default: no limit)", 0 },
+	{ "dns-port", OPT_DNS_PORT, "PORT", 0,
+	  "Parse DNS on this port (repeatable, up to 8; default 53). DNS is taken whole, whatever "
+	  "--snaplen, even with --no-capture", 0 },
 	{ "verbose", 'v', NULL, 0, "More messages (repeat for libbpf and verifier output)", 0 },
 	{ 0 },
 };
@@ -180,6 +183,24 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_seconds(arg, &v, false))
 			usage_error("invalid --segment-time '%s': expected a positive number of seconds", arg);
 		o->capture.segment_ns = (int64_t)(v * 1e9);
+		break;
+	}
+	case OPT_DNS_PORT: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		int i;
+
+		if (*end || end == arg || v < 1 || v > 65535)
+			usage_error("invalid --dns-port '%s': expected a port number", arg);
+		if (!o->dns_ports_given) { /* the first --dns-port replaces the default */
+			memset(o->dns_ports, 0, sizeof(o->dns_ports));
+			o->dns_ports_given = true;
+		}
+		for (i = 0; i < FR_MAX_DNS_PORTS && o->dns_ports[i]; i++)
+			;
+		if (i == FR_MAX_DNS_PORTS)
+			usage_error("too many --dns-port options (at most %d)", FR_MAX_DNS_PORTS);
+		o->dns_ports[i] = (uint16_t)v;
 		break;
 	}
 	case OPT_MAX_DISK:
@@ -325,6 +346,7 @@ int main(int argc, char **argv)
 		.flush_interval_s = 1.0,
 		.capture = { .enabled = true, .snaplen = 128, .segment_bytes = 64ULL << 20,
 			     .segment_ns = 3600LL * 1000000000 },
+		.dns_ports = { 53 },
 	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 	char cgroup[4096], db_path[4096], err[512];
@@ -332,6 +354,7 @@ int main(int argc, char **argv)
 	struct fr_consumer *consumer = NULL;
 	struct fr_pcap_store *store = NULL;
 	struct fr_capture *capture = NULL;
+	struct fr_dns_tracker *dns = NULL;
 	struct fr_idset cgroup_ids = {};
 	struct fr_bpf bpf = { .cgroup_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -350,7 +373,7 @@ int main(int argc, char **argv)
 	/* A budget smaller than a segment could never be kept: segments shrink to fit it. */
 	if (o.capture.max_disk && o.capture.segment_bytes > o.capture.max_disk / 4)
 		o.capture.segment_bytes = o.capture.max_disk / 4 > 4096 ? o.capture.max_disk / 4 : 4096;
-	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen))
+	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen, o.dns_ports))
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;
@@ -387,12 +410,15 @@ int main(int argc, char **argv)
 	consumer = fr_consumer_new(&bpf, writer, next_flow_id);
 	if (!consumer)
 		goto cleanup;
-	if (store) {
+	/* The packet perf buffer carries DNS even without capture. */
+	if (store)
 		fr_pcap_store_set_writer(store, writer);
-		capture = fr_capture_new(&bpf, consumer, store, CAPTURE_PAGES_PER_CPU);
-		if (!capture || fr_consumer_set_capture(consumer, capture, store))
-			goto cleanup;
-	}
+	dns = fr_dns_tracker_new(writer);
+	if (!dns)
+		goto cleanup;
+	capture = fr_capture_new(&bpf, consumer, store, dns, o.capture.snaplen, CAPTURE_PAGES_PER_CPU);
+	if (!capture || fr_consumer_set_capture(consumer, capture, store, dns))
+		goto cleanup;
 	/* Packets last: everything that consumes them is in place. */
 	if (fr_bpf_attach_packets(&bpf))
 		goto cleanup;
@@ -436,6 +462,8 @@ cleanup:
 	fr_bpf_detach(&bpf); /* no more packets or events from here on */
 	if (store && writer)
 		fr_pcap_store_close(store);
+	if (writer)
+		fr_dns_tracker_free(dns); /* unanswered queries are written */
 	if (writer) {
 		fr_db_writer_sync(writer);
 		fr_db_writer_stop(writer);

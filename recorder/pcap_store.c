@@ -100,10 +100,10 @@ static int old_push(struct fr_pcap_store *s, const struct segment *seg)
 	return 0;
 }
 
-/* Delete the oldest closed segments until the store fits in max_disk. */
+/* Delete the oldest closed segments until they and a full current segment fit in max_disk. */
 static void retention(struct fr_pcap_store *s)
 {
-	while (s->max_disk && s->nold && s->disk_bytes + s->cur.bytes > s->max_disk) {
+	while (s->max_disk && s->nold && s->disk_bytes + s->segment_bytes > s->max_disk) {
 		struct segment seg = s->old[0];
 		struct fr_op op = { .type = FR_OP_SEGMENT_DELETE, .seg_id = seg.id, .end_ns = fr_now_ns() };
 		char path[4200];

@@ -30,10 +30,13 @@ struct fr_options {
 	int verbose;
 	char *cmdline;          /* for runs.options */
 	struct fr_capture_opts capture;
+	uint16_t dns_ports[FR_MAX_DNS_PORTS]; /* 0 ends the list */
+	bool dns_ports_given;
 };
 
 struct fr_consumer;
 struct fr_db_writer;
+struct fr_uflow;
 
 /* ---- log.c ---- */
 extern int fr_verbose;
@@ -63,7 +66,7 @@ struct fr_bpf {
 	int cgroup_fd;
 };
 /* Check privileges and kernel features, then load. 0, or -1 after printing one line. */
-int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen);
+int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports);
 /* Attach everything but the packet hooks, which go last (fr_bpf_attach_packets) so that
  * sockets found by the iterator have owners before their packets are counted. */
 int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path);
@@ -87,6 +90,7 @@ enum fr_op_type {
 	FR_OP_SEGMENT_UPDATE,
 	FR_OP_SEGMENT_DELETE,
 	FR_OP_CHUNK,
+	FR_OP_DNS,
 };
 
 /* A flow with packets in a pcap chunk. */
@@ -113,6 +117,14 @@ struct fr_op {
 	char path[64];
 	struct fr_chunk_flow *chunk_flows; /* FR_OP_CHUNK: heap array the writer frees */
 	uint32_t nchunk_flows;
+	char *rname;                 /* FR_OP_FLOW_INSERT: heap string or NULL */
+	/* FR_OP_DNS: start_ns = query time, last_ns = response time (0: none), id = owner */
+	char *qname, *answers;       /* heap strings or NULL */
+	char dns_server[46];
+	uint16_t dns_server_port, dns_qid, dns_qtype, dns_qclass;
+	int16_t dns_rcode;           /* -1: unanswered */
+	uint8_t dns_role, dns_transport;
+	uint64_t dns_malformed;      /* FR_OP_RUN_STATS */
 };
 
 struct fr_db_writer;
@@ -142,9 +154,25 @@ void fr_pcap_store_rotate(struct fr_pcap_store *s);
 uint64_t fr_pcap_store_dropped(const struct fr_pcap_store *s);
 void fr_pcap_store_close(struct fr_pcap_store *s);
 
+/* ---- dns_tracker.c ---- */
+struct fr_dns_tracker;
+struct fr_pkt_hdr;
+struct fr_dns_tracker *fr_dns_tracker_new(struct fr_db_writer *w);
+/* A packet to or from a DNS port, of flow uf (NULL if unknown); ts in realtime ns. */
+void fr_dns_tracker_packet(struct fr_dns_tracker *t, struct fr_uflow *uf, const struct fr_pkt_hdr *h,
+			   const uint8_t *pkt, int64_t ts);
+/* The name a new flow's remote address was resolved from, or NULL. */
+const char *fr_dns_tracker_rname(struct fr_dns_tracker *t, uint32_t netns, int family,
+				 const uint32_t *addr, uint32_t pid, int64_t before_ns);
+void fr_dns_tracker_flow_ended(struct fr_dns_tracker *t, const struct fr_flow_key *k);
+void fr_dns_tracker_expire(struct fr_dns_tracker *t, int64_t now);
+uint64_t fr_dns_tracker_malformed(const struct fr_dns_tracker *t);
+void fr_dns_tracker_free(struct fr_dns_tracker *t);
+
 /* ---- capture.c ---- */
+/* store NULL: packets are not stored (--no-capture), only DNS is parsed. */
 struct fr_capture *fr_capture_new(struct fr_bpf *b, struct fr_consumer *c, struct fr_pcap_store *store,
-				  size_t pages_per_cpu);
+				  struct fr_dns_tracker *dns, uint32_t snaplen, size_t pages_per_cpu);
 int fr_capture_epoll_fd(struct fr_capture *cap);
 void fr_capture_consume(struct fr_capture *cap);
 uint64_t fr_capture_lost(const struct fr_capture *cap);
@@ -181,8 +209,10 @@ uint32_t fr_flow_table_count(const struct fr_flow_table *t);
 struct fr_consumer;
 struct fr_capture;
 struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, int64_t next_flow_id);
-/* Consume captured packets too (and report their losses), in the same thread. */
-int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store);
+/* Consume captured packets too (and report their losses), in the same thread. store and
+ * dns may be NULL. */
+int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store,
+			    struct fr_dns_tracker *dns);
 /* The flow a captured packet belongs to, created from the BPF map if no event told of it
  * yet; NULL if it is unknown. */
 struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_flow_key *k);

@@ -37,7 +37,9 @@ CREATE TABLE runs (
     capture_full    INTEGER NOT NULL DEFAULT 0, -- packets not captured: perf buffer full (kernel side)
     capture_lost    INTEGER NOT NULL DEFAULT 0, -- packets not captured: perf samples lost (user side)
     capture_disk    INTEGER NOT NULL DEFAULT 0, -- packets not captured: disk full or write error
-    snaplen         INTEGER                     -- bytes kept per packet (0 = whole); NULL: no capture
+    snaplen         INTEGER,                    -- bytes kept per packet (0 = whole); NULL: no capture
+    dns_malformed   INTEGER NOT NULL DEFAULT 0  -- DNS messages that did not parse (or TCP DNS that
+                                                -- could not be reassembled)
 );
 
 -- One row per process instance: (pid, start_ns) so that a reused pid is a new row.
@@ -65,7 +67,7 @@ CREATE TABLE flows (
     end_ns        INTEGER,             -- socket closed (TCP: reached CLOSE); NULL while open
     pid           INTEGER,             -- owning process (connecting, accepting or sending task); 0 if unknown
     tid           INTEGER,             -- owning thread
-    comm          TEXT,                -- owning task's name
+    comm          TEXT,                -- owning process's name (its thread-group leader's comm)
     uid           INTEGER,             -- owning task's real uid
     cgroup_id     INTEGER,             -- owning task's cgroup v2 id
     netns         INTEGER NOT NULL,    -- network namespace inode: part of the flow's identity
@@ -83,13 +85,41 @@ CREATE TABLE flows (
     packets_out   INTEGER NOT NULL DEFAULT 0, -- packets sent (GSO: segments on the wire)
     packets_in    INTEGER NOT NULL DEFAULT 0, -- packets received (GRO: segments on the wire)
     socket_cookie INTEGER NOT NULL,    -- kernel socket cookie: same socket, same cookie, within one boot
-    packets_captured INTEGER NOT NULL DEFAULT 0 -- packets of this flow written to pcap segments
+    packets_captured INTEGER NOT NULL DEFAULT 0, -- packets of this flow written to pcap segments
+    rname         TEXT                 -- the name whose DNS answer last gave raddr, in the same netns,
+                                       -- the owner's own lookups first, before the flow started
+                                       -- (a CNAME chain's first name); NULL if none was seen
 );
 
 -- Only start_ns is indexed: flows arrive in time order, so this index grows at its end.
 -- Indexes on scattered keys (pid, raddr) cut the writer's insert rate by two thirds
 -- (bench/run, writer); reports are time-bounded and filter the rest.
 CREATE INDEX flows_start ON flows(start_ns);
+
+-- One row per DNS query (or per response whose query was not seen), from either side.
+CREATE TABLE dns (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL,  -- runs.id
+    ts_ns       INTEGER NOT NULL,  -- when the query was seen (the response, if the query was not)
+    pid         INTEGER,           -- the recorded task: the asking one (client) or the answering one (server)
+    tid         INTEGER,
+    comm        TEXT,              -- the process's name
+    netns       INTEGER,           -- network namespace inode
+    flow_id     INTEGER,           -- flows.id of the socket and peer it went over
+    role        TEXT NOT NULL,     -- 'client': the recorded task asked; 'server': it answered
+    transport   TEXT NOT NULL,     -- 'udp' or 'tcp'
+    server      TEXT,              -- the DNS server's address (the peer for a client, local for a server)
+    server_port INTEGER,
+    qid         INTEGER NOT NULL,  -- DNS message id
+    qname       TEXT,              -- question name, no trailing dot ('.' for the root)
+    qtype       TEXT,              -- 'A', 'AAAA', 'MX', ... ('TYPE65' when unknown)
+    qclass      INTEGER,           -- 1 = IN
+    rcode       TEXT,              -- 'NOERROR', 'NXDOMAIN', ...; NULL while unanswered
+    answers     TEXT,              -- JSON array of {"name","type","ttl","data"}; NULL while unanswered
+    response_ns INTEGER,           -- when the response was seen; NULL if never answered
+    latency_ns  INTEGER            -- response_ns - ts_ns (a duration); NULL if either is missing
+);
+CREATE INDEX dns_ts ON dns(ts_ns);
 
 -- Packet capture (docs/capture.md). Packets are stored in append-only pcapng segment files
 -- under DATA/pcap/; SQLite holds only their index. A segment is cut into chunks of at most

@@ -93,9 +93,15 @@ in_ns() {
 	fi
 }
 
-# bg_ns NS CMD...: as in_ns, in the background; the pid is registered for cleanup.
+# bg_ns NS CMD...: as in_ns, in the background. The job is the command itself (bash execs
+# into it), so the pid registered for cleanup is the command's own.
 bg_ns() {
-	in_ns "$@" &
+	local ns=$1; shift
+	if [ "$ns" = - ]; then
+		bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" "$@" &
+	else
+		bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" ip netns exec "$ns" "$@" &
+	fi
 	BG_PIDS+=($!)
 	LAST_BG=$!
 }

@@ -17,6 +17,11 @@ known, and writes "pid" to --pidfile so the test knows which process to expect.
   udp-unconnected SIZE ADDR1 PORT1 N1 ADDR2 PORT2 N2   sendto() from one socket to two peers
   hold ADDR PORT SEND FIFO       connect and send SEND bytes each time a line is read from FIFO;
                                  exit at EOF (a connection that outlives a recorder start)
+  dns-delayed ADDR PORT DELAY COUNT   answer COUNT DNS queries with an A record 10.53.0.9,
+                                      each DELAY seconds after it arrived
+  resolve-connect NAME PORT      resolve NAME with the system resolver, connect to its first
+                                 IPv4 address, send 10 bytes
+  udp-send ADDR PORT HEX         send one datagram of these bytes
   udp-numbered ADDR PORT COUNT INTERVAL LOG
       send COUNT datagrams "seq=000001 ..." INTERVAL seconds apart from one connected socket;
       LOG gets "seq epoch_ns_before epoch_ns_after" per datagram
@@ -158,6 +163,36 @@ def udp_numbered(a):
     s.close()
 
 
+def dns_delayed(a):
+    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s.bind((a.addr, a.port))
+    if a.ready:
+        open(a.ready, "w").close()
+    for _ in range(a.count):
+        q, peer = s.recvfrom(4096)
+        time.sleep(a.delay)
+        qend = 12
+        while q[qend] != 0:
+            qend += q[qend] + 1
+        qend += 5  # root label, qtype, qclass
+        hdr = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+        answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([10, 53, 0, 9])
+        s.sendto(hdr + q[12:qend] + answer, peer)
+
+
+def resolve_connect(a):
+    addr = socket.getaddrinfo(a.name, a.port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+    c = socket.create_connection(addr)
+    c.sendall(b"x" * 10)
+    c.close()
+
+
+def udp_send(a):
+    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s.sendto(bytes.fromhex(a.hex), (a.addr, a.port))
+    s.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--comm")
@@ -186,6 +221,13 @@ def main():
     m = sub.add_parser("hold")
     m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("send", type=int)
     m.add_argument("fifo")
+    m = sub.add_parser("dns-delayed")
+    m.add_argument("addr"); m.add_argument("port", type=int)
+    m.add_argument("delay", type=float); m.add_argument("count", type=int)
+    m = sub.add_parser("resolve-connect")
+    m.add_argument("name"); m.add_argument("port", type=int)
+    m = sub.add_parser("udp-send")
+    m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("hex")
     m = sub.add_parser("udp-numbered")
     m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("count", type=int)
     m.add_argument("interval", type=float); m.add_argument("log")
@@ -196,7 +238,8 @@ def main():
     {"tcp-server": tcp_server, "tcp-client": tcp_client,
      "udp-echo": lambda a: udp_server(a, True), "udp-sink": lambda a: udp_server(a, False),
      "udp-connected": udp_connected, "udp-unconnected": udp_unconnected,
-     "hold": hold, "udp-numbered": udp_numbered}[a.mode](a)
+     "hold": hold, "udp-numbered": udp_numbered, "dns-delayed": dns_delayed,
+     "resolve-connect": resolve_connect, "udp-send": udp_send}[a.mode](a)
 
 
 if __name__ == "__main__":
