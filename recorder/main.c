@@ -50,10 +50,12 @@ static const char doc[] =
 	"flowrec -- record which process on this host talked to whom.\n\n"
 	"Attributes every TCP and UDP flow of the tasks in a cgroup v2 subtree (default: the whole "
 	"host) to its process, with byte and packet counters, and writes them to DIR/flowrec.db "
-	"(SQLite), and their packets (the first --snaplen bytes from the IP header) to pcapng "
-	"segments under DIR/pcap/, indexed in that database. Runs in the foreground until SIGINT "
-	"or SIGTERM, then flushes and exits 0; SIGHUP starts a new pcap segment. Query the result "
-	"with flowq.";
+	"(SQLite) with every DNS query and answer; writes their packets (the first --snaplen bytes "
+	"from the IP header) to pcapng segments under DIR/pcap/, indexed in that database. Runs in "
+	"the foreground until SIGINT or SIGTERM, then flushes and exits 0 (--duration: stops by "
+	"itself); SIGHUP starts a new pcap segment. Query the result with flowq.\v"
+	"Exit status: 0 after a clean stop, 1 when the recorder cannot run (the reason is one "
+	"line on standard error), 2 for bad arguments.";
 
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
@@ -277,8 +279,8 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 			 const char *hooks, int64_t *next_flow_id)
 {
 	static const char sql[] =
-		"INSERT INTO runs(start_ns, heartbeat_ns, hostname, kernel, version, options, cgroup, hooks) "
-		"VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+		"INSERT INTO runs(start_ns, heartbeat_ns, hostname, kernel, version, options, cgroup, hooks, "
+		"snaplen) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	sqlite3_stmt *st = NULL;
 	struct utsname u;
 	int64_t id = -1;
@@ -293,6 +295,10 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 	sqlite3_bind_text(st, 5, o->cmdline ? o->cmdline : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, cgroup, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, hooks, -1, SQLITE_STATIC);
+	if (o->capture.enabled)
+		sqlite3_bind_int64(st, 8, o->capture.snaplen);
+	else
+		sqlite3_bind_null(st, 8);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto cleanup;
 	id = sqlite3_last_insert_rowid(db);
