@@ -81,8 +81,8 @@ enum {
 };
 
 static const struct argp_option dns_options[] = {
-	{ "since", OPT_SINCE, "T", 0, "Only transactions seen at or after T (ts_ns >= T)", 0 },
-	{ "until", OPT_UNTIL, "T", 0, "Only transactions seen at or before T (ts_ns <= T)", 0 },
+	{ "since", OPT_SINCE, "T", 0, "Only transactions seen at or after T (by ts_ns)", 0 },
+	{ "until", OPT_UNTIL, "T", 0, "Only transactions seen at or before T (by ts_ns)", 0 },
 	{ "pid", OPT_PID, "N", 0,
 	  "Only those of process N (the asking one for a client row, the answering one for a "
 	  "server row)", 0 },

@@ -25,7 +25,8 @@ static const char sql_doc[] =
 	"are run: one that would write is refused (exit 1) and the database is left untouched; "
 	"ATTACH and DETACH are not authorised."
 	"\v"
-	"Tables: runs, processes, flows; flowq sql \"SELECT sql FROM sqlite_schema\" prints their "
+	"Tables: runs, processes, flows, dns, pcap_segments, pcap_chunks, pcap_chunk_flows; flowq "
+	"sql \"SELECT sql FROM sqlite_schema\" prints their "
 	"definitions. Integer columns named *_ns that hold a point in time are printed as RFC 3339 "
 	"text. SQL that starts with '-' goes after a '--' argument.";
 

@@ -21,6 +21,7 @@ struct flowq_command {
 static const struct flowq_command commands[] = {
 	{ "sql", cmd_sql },
 	{ "flows", cmd_flows },
+	{ "dns", cmd_dns },
 	{ "status", cmd_status },
 	{ "pcap", cmd_pcap },
 };
@@ -54,6 +55,11 @@ static const struct argp_option main_options[] = {
 		    "List flows ordered by start time. Filters, combined with AND: --since T, "
 		    "--until T, --pid N, --comm NAME, --netns INODE, --host ADDR, --port N, "
 		    "--proto tcp|udp."),
+	COMMAND_DOC("dns [FILTER...]",
+		    "List DNS queries and their responses (either side: a recorded task asking or "
+		    "answering) ordered by time. Filters, combined with AND: --since T, --until T "
+		    "(inclusive), --pid N, --comm NAME, --name GLOB (case-insensitive), --rcode R "
+		    "(NXDOMAIN, ...), --type T (A, AAAA, ...)."),
 	COMMAND_DOC("status",
 		    "One row per recorder run (live, ended or crashed, with loss counters), and the "
 		    "database size and row counts."),
@@ -61,7 +67,8 @@ static const struct argp_option main_options[] = {
 		    "Export recorded packets, in time order, to FILE.pcap or FILE.pcapng ('-': "
 		    "standard output). Filters, combined with AND: --since T, --until T (inclusive), "
 		    "--flow ID (repeatable), --pid N, --comm NAME, --netns INODE, --host ADDR, "
-		    "--port N, --filter EXPR (tcpdump syntax)."),
+		    "--port N, --filter EXPR (tcpdump syntax). --format pcap|pcapng (before or "
+		    "after the word pcap) sets the file format."),
 	{ 0 }
 };
 
@@ -127,7 +134,7 @@ int main(int argc, char **argv)
 		return FLOWQ_EXIT_USAGE;
 	if (args.command_index == 0) {
 		argp_help(&main_argp, stderr, ARGP_HELP_SHORT_USAGE, program_name);
-		fputs("Commands: sql, flows, status, pcap. 'flowq --help' tells more.\n", stderr);
+		fputs("Commands: sql, flows, dns, status, pcap. 'flowq --help' tells more.\n", stderr);
 		return FLOWQ_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -135,7 +142,7 @@ int main(int argc, char **argv)
 			command = &commands[i];
 	}
 	if (!command)
-		flowq_usage_error("unknown command '%s' (commands: sql, flows, status, pcap; see flowq --help)",
+		flowq_usage_error("unknown command '%s' (commands: sql, flows, dns, status, pcap; see flowq --help)",
 				  argv[args.command_index]);
 
 	globals.output.width = output_width();
