@@ -41,6 +41,7 @@ int fr_format_parse(const char *s, enum fr_format *out)
 struct column {
 	const char *name;
 	int is_time;     /* name ends in _ns */
+	int is_json;     /* listed in json_columns: written as a nested JSON value */
 	int has_number;  /* table: some cell is a number ... */
 	int has_text;    /* ... or text, which decides the alignment */
 	size_t width;    /* table: widest cell or the header */
@@ -235,7 +236,10 @@ static void json_object(FILE *f, sqlite3_stmt *st, const struct column *cols, in
 			fwrite(c.p, 1, c.len, f);
 			break;
 		case CELL_TEXT:
-			json_string(f, c.p, c.len);
+			if (cols[i].is_json)
+				fwrite(c.p, 1, c.len, f);
+			else
+				json_string(f, c.p, c.len);
 			break;
 		case CELL_BLOB:
 			putc('"', f);
@@ -400,7 +404,8 @@ cleanup:
 
 /* ---- driver ---- */
 
-static int columns_init(struct column *cols, sqlite3_stmt *st, int ncols)
+static int columns_init(struct column *cols, sqlite3_stmt *st, int ncols,
+			const char *const *json_columns)
 {
 	for (int i = 0; i < ncols; i++) {
 		const char *name = sqlite3_column_name(st, i);
@@ -411,6 +416,8 @@ static int columns_init(struct column *cols, sqlite3_stmt *st, int ncols)
 		n = strlen(name);
 		cols[i].name = name;
 		cols[i].is_time = n >= 3 && strcmp(name + n - 3, "_ns") == 0;
+		for (const char *const *j = json_columns; j && *j; j++)
+			cols[i].is_json |= strcmp(*j, name) == 0;
 		cols[i].width = n;
 	}
 	return 0;
@@ -437,7 +444,7 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 	}
 	ncols = sqlite3_column_count(st);
 	cols = calloc(ncols ? (size_t)ncols : 1, sizeof(*cols));
-	if (!cols || columns_init(cols, st, ncols)) {
+	if (!cols || columns_init(cols, st, ncols, o->json_columns)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -18,6 +18,9 @@ struct fr_output_opts {
 	enum fr_format format;
 	int utc;   /* times in UTC instead of local time */
 	int width; /* table: cut lines to this many columns; 0 = never cut */
+	/* json/jsonl: text columns (NULL-terminated list of names) that hold JSON and are
+	 * written as nested values, not as strings. The caller guarantees the text is JSON. */
+	const char *const *json_columns;
 };
 
 /* "table", "csv", "json", "jsonl" -> 0 and *out; anything else -> -1. */

@@ -7,8 +7,10 @@
  * lib/dns.c's mnemonics and brought to the spelling the recorder stores (fr_dns_rcode_str,
  * fr_dns_type_str), so 'nxdomain' finds NXDOMAIN and 'type28' finds AAAA.
  *
- * answers is JSON text in the database. lib/output.c prints every text column as a JSON
- * string, so in --format json/jsonl answers is a string holding JSON, not a nested value.
+ * answers is JSON text in the database; in --format json/jsonl it is written as a nested
+ * value (fr_output_opts.json_columns). The recorder only stores valid JSON there; anything
+ * else (a database written by other hands) is quoted by SQLite first, so the output stays
+ * JSON either way.
  */
 #include "query.h"
 #include "dns.h"
@@ -48,7 +50,9 @@ static const struct dns_filter_sql filter_sql[FILTER_COUNT] = {
 
 static const char dns_select[] =
 	"SELECT id, ts_ns, pid, tid, comm, netns, flow_id, role, transport, server, server_port,"
-	" qid, qname, qtype, rcode, answers, response_ns, latency_ns FROM dns";
+	" qid, qname, qtype, rcode,"
+	" CASE WHEN answers IS NULL OR json_valid(answers) THEN answers ELSE json_quote(answers) END"
+	" AS answers, response_ns, latency_ns FROM dns";
 static const char dns_order[] = " ORDER BY ts_ns, id";
 
 struct dns_filter_value {
@@ -98,6 +102,9 @@ static const struct argp_option dns_options[] = {
 	{ 0 }
 };
 
+/* Written as nested JSON in --format json/jsonl. */
+static const char *const json_columns[] = { "answers", NULL };
+
 static const char dns_doc[] =
 	"List recorded DNS transactions, oldest first (by the time the query was seen, then id). "
 	"Filters combine with AND."
@@ -109,8 +116,8 @@ static const char dns_doc[] =
 	"server's. ts_ns is when the query was seen (the response, if the query was not). "
 	"qname has no final dot. rcode, answers and response_ns are null while unanswered; "
 	"latency_ns (response_ns - ts_ns, in ns) is null when either is missing. answers is a "
-	"JSON array of {\"name\",\"type\",\"ttl\",\"data\"}, printed as text (a JSON string in "
-	"--format json and jsonl). flow_id is the flows.id of the socket it went over.\n"
+	"JSON array of {\"name\",\"type\",\"ttl\",\"data\"}: text in the table and csv formats, "
+	"a nested array in json and jsonl. flow_id is the flows.id of the socket it went over.\n"
 	"\n"
 	"Times (T): RFC 3339, 'YYYY-MM-DD HH:MM[:SS[.frac]]' (local time, or UTC with --utc), "
 	"@EPOCH seconds, or a duration back from now (30s, 15m, 2h, 1h30m, 3d).";
@@ -269,6 +276,7 @@ int cmd_dns(int argc, char **argv, struct flowq_globals *globals)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char *sql = NULL;
+	struct fr_output_opts output;
 	int64_t now_ns;
 	int status = FLOWQ_EXIT_FAILURE;
 
@@ -289,7 +297,9 @@ int cmd_dns(int argc, char **argv, struct flowq_globals *globals)
 		fprintf(stderr, "flowq: SQL error: %s\n", sqlite3_errmsg(db));
 		goto cleanup;
 	}
-	if (flowq_print_result(st, &globals->output))
+	output = globals->output;
+	output.json_columns = json_columns;
+	if (flowq_print_result(st, &output))
 		goto cleanup;
 	status = FLOWQ_EXIT_OK;
 cleanup:

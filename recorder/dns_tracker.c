@@ -7,8 +7,11 @@
  * went over (the flow key), its id and the side the recorded task is on: a query leaving a
  * socket is that task asking ('client'), a query arriving is that task being asked
  * ('server'). The response coming back the other way on the same key completes it. A query
- * never answered is written after PENDING_TIMEOUT_NS with NULL response columns; a response
- * whose query was not seen gets a row of its own.
+ * never answered is written after PENDING_TIMEOUT_NS with NULL response columns.
+ *
+ * Packets reach us per CPU, so a response can be read before its query (they left and
+ * arrived on different CPUs). A response without a query is therefore held for
+ * ORPHAN_HOLD_NS: a query read meanwhile completes it; after that it gets a row of its own.
  *
  * TCP DNS is reassembled per socket and direction: segments are appended in sequence order
  * and each 2-byte-length-prefixed message is parsed once whole. A gap in the sequence makes
@@ -30,12 +33,28 @@
 #define PENDING_BUCKETS 4096
 #define PENDING_MAX 65536
 #define PENDING_TIMEOUT_NS (30LL * 1000000000)
+#define ORPHAN_HOLD_NS (2LL * 1000000000)
 #define NAMES_SLOTS 16384
 #define STREAMS_MAX 256
 #define STREAM_BUF (65535 + 2)
 
 enum { ROLE_CLIENT = 1, ROLE_SERVER = 2 };
 enum { TRANSPORT_UDP = 1, TRANSPORT_TCP = 2 };
+
+/* What a pending query keeps of its message (a whole fr_dns_msg is 9 KiB). */
+struct question {
+	int has_question;
+	uint16_t qtype, qclass;
+	char qname[FR_DNS_NAME_MAX];
+};
+
+static void question_from(struct question *q, const struct fr_dns_msg *m)
+{
+	q->has_question = m->has_question;
+	q->qtype = m->qtype;
+	q->qclass = m->qclass;
+	memcpy(q->qname, m->qname, sizeof(q->qname));
+}
 
 struct pending {
 	struct pending *next;
@@ -46,7 +65,9 @@ struct pending {
 	struct fr_identity owner;
 	char server[INET6_ADDRSTRLEN];
 	uint16_t server_port;
-	struct fr_dns_msg q; /* the query as parsed: qname, qtype, qclass */
+	struct question q;        /* the query's question */
+	struct fr_dns_msg *resp;  /* set: a response read before its query (held, see above) */
+	int64_t resp_ns;
 };
 
 struct name_slot {
@@ -177,7 +198,13 @@ static void write_row(struct fr_dns_tracker *t, const struct pending *p, const s
 		      int64_t response_ns)
 {
 	struct fr_op op = { .type = FR_OP_DNS, .flow_id = p->flow_id, .start_ns = p->ts_ns };
-	const struct fr_dns_msg *q = p->q.has_question || !resp ? &p->q : resp;
+	struct question from_resp;
+	const struct question *q = &p->q;
+
+	if (!q->has_question && resp) { /* a response alone: its question section */
+		question_from(&from_resp, resp);
+		q = &from_resp;
+	}
 
 	op.id = p->owner;
 	op.key = p->key;
@@ -262,6 +289,22 @@ static void handle_message(struct fr_dns_tracker *t, struct fr_uflow *uf, const 
 	role = (!m->is_response) == out ? ROLE_CLIENT : ROLE_SERVER;
 	pp = pending_find(t, &h->key, m->id, role);
 	if (!m->is_response) {
+		if (*pp && (*pp)->resp) {
+			/* Its response was read first: the transaction is whole now. */
+			p = *pp;
+			*pp = p->next;
+			t->npending--;
+			p->ts_ns = ts;
+			question_from(&p->q, m);
+			if (uf) {
+				p->flow_id = uf->id;
+				p->owner = uf->owner;
+			}
+			write_row(t, p, p->resp, p->resp_ns);
+			free(p->resp);
+			free(p);
+			return;
+		}
 		if (*pp || t->npending >= PENDING_MAX)
 			return; /* a retransmission keeps the first query's time */
 		p = calloc(1, sizeof(*p));
@@ -272,7 +315,7 @@ static void handle_message(struct fr_dns_tracker *t, struct fr_uflow *uf, const 
 		p->role = role;
 		p->transport = transport;
 		p->ts_ns = ts;
-		p->q = *m;
+		question_from(&p->q, m);
 		if (uf) {
 			p->flow_id = uf->id;
 			p->owner = uf->owner;
@@ -294,20 +337,30 @@ static void handle_message(struct fr_dns_tracker *t, struct fr_uflow *uf, const 
 		free(p);
 		return;
 	}
-	/* A response whose query was not seen: a row of its own. */
-	{
-		struct pending lone = { .key = h->key, .qid = m->id, .role = role, .transport = transport,
-					.ts_ns = ts };
-
-		if (uf) {
-			lone.flow_id = uf->id;
-			lone.owner = uf->owner;
-		}
-		/* A response comes from the server. */
-		inet_ntop(l->family == 6 ? AF_INET6 : AF_INET, l->src, lone.server, sizeof(lone.server));
-		lone.server_port = l->sport;
-		write_row(t, &lone, m, ts);
+	/* No query yet: hold the response (see the top of the file). */
+	if (t->npending >= PENDING_MAX)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->resp = malloc(sizeof(*m)))) {
+		free(p);
+		return;
 	}
+	*p->resp = *m;
+	p->resp_ns = ts;
+	p->ts_ns = ts;
+	p->key = h->key;
+	p->qid = m->id;
+	p->role = role;
+	p->transport = transport;
+	if (uf) {
+		p->flow_id = uf->id;
+		p->owner = uf->owner;
+	}
+	/* A response comes from the server. */
+	inet_ntop(l->family == 6 ? AF_INET6 : AF_INET, l->src, p->server, sizeof(p->server));
+	p->server_port = l->sport;
+	*pp = p;
+	t->npending++;
 }
 
 static struct stream *stream_get(struct fr_dns_tracker *t, const struct fr_flow_key *k, uint8_t dir,
@@ -403,7 +456,8 @@ void fr_dns_tracker_flow_ended(struct fr_dns_tracker *t, const struct fr_flow_ke
 	}
 }
 
-/* Write queries older than the timeout (all of them when now is INT64_MAX) as unanswered. */
+/* Write queries older than the timeout as unanswered, and held responses whose query did
+ * not come as rows of their own; everything when now is INT64_MAX. */
 void fr_dns_tracker_expire(struct fr_dns_tracker *t, int64_t now)
 {
 	for (int b = 0; b < PENDING_BUCKETS; b++) {
@@ -411,14 +465,16 @@ void fr_dns_tracker_expire(struct fr_dns_tracker *t, int64_t now)
 
 		while (*pp) {
 			struct pending *p = *pp;
+			int64_t hold = p->resp ? ORPHAN_HOLD_NS : PENDING_TIMEOUT_NS;
 
-			if (now != INT64_MAX && now - p->ts_ns < PENDING_TIMEOUT_NS) {
+			if (now != INT64_MAX && now - p->ts_ns < hold) {
 				pp = &p->next;
 				continue;
 			}
 			*pp = p->next;
 			t->npending--;
-			write_row(t, p, NULL, 0);
+			write_row(t, p, p->resp, p->resp_ns);
+			free(p->resp);
 			free(p);
 		}
 	}
