@@ -44,14 +44,18 @@ struct lost_record {
 
 static void on_packet(struct fr_capture *cap, const void *data, __u32 size)
 {
-	const struct fr_pkt_hdr *h = data;
+	struct fr_pkt_hdr hdr, *h = &hdr;
 	struct fr_pcap_packet p = { 0 };
 	char comment[96];
 	struct fr_uflow *uf;
 	int64_t flow_id = 0;
 	int n;
 
-	if (size < sizeof(*h) || h->caplen > size - sizeof(*h))
+	/* A raw sample's data is only 4-byte aligned: copy the header out. */
+	if (size < sizeof(hdr))
+		return;
+	memcpy(&hdr, data, sizeof(hdr));
+	if (h->caplen > size - sizeof(hdr))
 		return;
 	p.ts_ns = fr_consumer_real_ns(cap->consumer, h->ts_ns);
 	/* cookie 0: a handshake packet on a listening socket, before its flow existed; the

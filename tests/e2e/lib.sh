@@ -128,7 +128,7 @@ start_recorder() { # extra flowrec options
 }
 
 stop_recorder() {
-	kill -INT "$REC_PID"
+	kill -INT "$REC_PID" || cat "$T/recorder.log"
 	wait "$REC_PID"
 	check "recorder exits 0 on SIGINT" 0 $?
 	REC_PID=
