@@ -172,7 +172,9 @@ static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
 
 static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
+	/* Every buffer bound below lives until the step at the end of this function. */
 	char comm[FR_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
+	char qtype[16], rcode[16];
 	sqlite3_stmt *st;
 
 	switch (op->type) {
@@ -265,8 +267,6 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		break;
 	}
 	case FR_OP_DNS: {
-		char qtype[16], rcode[16];
-
 		st = w->st[ST_DNS];
 		sqlite3_bind_int64(st, 1, w->run_id);
 		sqlite3_bind_int64(st, 2, op->start_ns);
