@@ -379,10 +379,15 @@ static int compile_filter(const struct pcap_args *args, struct bpf_program *prog
 	if (!p)
 		flowq_usage_error("cannot set up the packet filter compiler (libpcap)");
 	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		char msg[1024];
+
 		/* --host and --port were checked already: the expression is the user's. */
-		if (args->filter)
-			flowq_usage_error("invalid --filter '%s': %s", args->filter, pcap_geterr(p));
-		flowq_usage_error("invalid packet filter '%s': %s", expr, pcap_geterr(p));
+		snprintf(msg, sizeof(msg), "invalid %s '%s': %s",
+			 args->filter ? "--filter" : "packet filter", args->filter ? args->filter : expr,
+			 pcap_geterr(p));
+		pcap_close(p); /* freed before exiting, so that leak checkers stay quiet */
+		sqlite3_free(expr);
+		flowq_usage_error("%s", msg);
 	}
 	pcap_close(p);
 	sqlite3_free(expr);

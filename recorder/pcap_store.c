@@ -76,6 +76,7 @@ struct fr_pcap_store {
 	uint64_t disk_bytes;
 
 	bool paused; /* disk full: dropping until a write succeeds again */
+	int64_t paused_until; /* no write is tried before this */
 	uint64_t dropped;
 };
 
@@ -145,10 +146,24 @@ static int chunk_add_flow(struct fr_pcap_store *s, int64_t flow_id)
 
 /* Write the buffer out. On a full disk, capture pauses: the buffer's packets are dropped
  * (counted) and the file is cut back to its last whole block. */
+static void buffer_drop(struct fr_pcap_store *s)
+{
+	s->dropped += s->buf_packets;
+	s->chunk_packets -= s->buf_packets;
+	s->chunk_len -= s->buf_len;
+	s->buf_len = 0;
+	s->buf_packets = 0;
+}
+
 static int buffer_write(struct fr_pcap_store *s)
 {
 	size_t done = 0;
 
+	/* Paused: try again once a second, not at every cycle. */
+	if (s->paused && fr_now_ns() < s->paused_until) {
+		buffer_drop(s);
+		return -1;
+	}
 	while (done < s->buf_len) {
 		ssize_t n = write(s->fd, s->buf + done, s->buf_len - done);
 
@@ -159,13 +174,10 @@ static int buffer_write(struct fr_pcap_store *s)
 				fr_log(0, "cannot write %s: %s; packet capture paused, flows are still recorded",
 				       s->cur.path, strerror(errno));
 			s->paused = true;
-			s->dropped += s->buf_packets;
-			s->chunk_packets -= s->buf_packets;
-			s->chunk_len -= s->buf_len;
+			s->paused_until = fr_now_ns() + 1000000000LL;
+			buffer_drop(s);
 			if (ftruncate(s->fd, s->cur.bytes) == 0)
 				lseek(s->fd, s->cur.bytes, SEEK_SET);
-			s->buf_len = 0;
-			s->buf_packets = 0;
 			return -1;
 		}
 		done += n;

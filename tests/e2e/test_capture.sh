@@ -148,5 +148,6 @@ sleep 0.5
 stop_recorder
 check "full disk: flows still recorded exactly" 5000 "$(q "SELECT packets_out FROM flows WHERE rport=9304")"
 check_range "full disk: dropped packets counted" 1 10000 "$(q "SELECT capture_disk FROM runs")"
-check "full disk: one clear message" 1 "$(grep -c 'packet capture paused, flows are still recorded' "$T/recorder.log")"
+# One line when capture pauses; a retry (at most once a second) may resume and pause again.
+check_range "full disk: a clear message, not one per packet" 1 5 "$(grep -c 'packet capture paused, flows are still recorded' "$T/recorder.log")"
 check "full disk: what was written still parses" 0 "$(for f in "$DATA"/pcap/*.pcapng; do tshark -r "$f" > /dev/null 2>&1 || echo bad; done | wc -l)"
