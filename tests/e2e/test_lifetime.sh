@@ -30,7 +30,8 @@ SEEN=""
 for ((i = 0; i < 60; i++)); do
 	B=$(q "SELECT bytes_out FROM flows WHERE rport=7701 AND end_ns IS NULL")
 	[ -n "$B" ] && [[ " $SEEN " != *" $B "* ]] && SEEN="$SEEN $B"
-	[ $i -eq 15 ] && "$FLOWQ" --db "$DB" --format jsonl flows --port 7701 --proto tcp > "$T/mid.jsonl"
+	# flowq while the recorder writes, as soon as the open flow is in the database
+	[ -n "$B" ] && [ ! -e "$T/mid.jsonl" ] && "$FLOWQ" --db "$DB" --format jsonl flows --port 7701 --proto tcp > "$T/mid.jsonl"
 	sleep 0.05
 done
 wait "$LONG"
