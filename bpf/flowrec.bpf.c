@@ -329,6 +329,10 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	f.last_ns = now;
 	__builtin_memcpy(f.laddr, egress ? p->saddr : p->daddr, 16);
 	f.lport = egress ? p->sport : p->dport;
+	__builtin_memcpy(f.wire_raddr, egress ? p->daddr : p->saddr, 16);
+	f.wire_rport = egress ? p->dport : p->sport;
+	if (egress)
+		f.flags |= FR_FLOW_WIRE_SEEN;
 	f.direction = o->dir_hint ? o->dir_hint : (egress ? FR_DIR_OUT : FR_DIR_IN);
 	if (bpf_map_update_elem(&flows, key, &f, BPF_NOEXIST)) {
 		/* Lost a race with another CPU creating the same flow: use theirs. */
@@ -339,6 +343,11 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	}
 	if (p->proto == FR_IPPROTO_UDP && !fs->dst_port)
 		o->flags |= FR_OWNER_UNCONNECTED;
+	if (fs->dst_port) {
+		o->peer_family = key->family;
+		o->peer_port = key->rport;
+		__builtin_memcpy(o->peer_addr, key->raddr, 16);
+	}
 	emit(FR_EV_FLOW_OPEN, now, key, &f);
 	return bpf_map_lookup_elem(&flows, key);
 }
@@ -406,9 +415,19 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	}
 	key.cookie = bpf_get_socket_cookie(skb);
 	key.proto = p.proto;
-	key.family = p.family;
-	key.rport = egress ? p.dport : p.sport;
-	__builtin_memcpy(key.raddr, egress ? p.daddr : p.saddr, 16);
+	if (sk->dst_port) {
+		/* A connected socket: key by its own peer, the address the program asked for.
+		 * With DNAT in the output path the wire shows another address going out and
+		 * the asked one coming back (conntrack undoes it before the socket); keyed by
+		 * packet address, one connection would split in two. */
+		__u32 v6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3] };
+
+		key_set_remote(&key, sk->family, sk->dst_ip4, v6, bpf_ntohs(sk->dst_port));
+	} else {
+		key.family = p.family;
+		key.rport = egress ? p.dport : p.sport;
+		__builtin_memcpy(key.raddr, egress ? p.daddr : p.saddr, 16);
+	}
 
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f) {
@@ -420,10 +439,18 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 		if (!f)
 			return ALLOW;
 	}
-	if (egress)
+	if (egress) {
 		count(&f->bytes_out, &f->packets_out, nbytes, segs);
-	else
+		/* Arriving packets show the peer as asked (NAT undone); the wire's address is
+		 * the one the first packet going out carried. */
+		if (!(f->flags & FR_FLOW_WIRE_SEEN)) {
+			__builtin_memcpy(f->wire_raddr, p.daddr, 16);
+			f->wire_rport = p.dport;
+			f->flags |= FR_FLOW_WIRE_SEEN;
+		}
+	} else {
 		count(&f->bytes_in, &f->packets_in, nbytes, segs);
+	}
 	f->last_ns = now;
 	capture(skb, &key, &p, egress, now);
 	return ALLOW;
@@ -526,12 +553,18 @@ int fr_sock_release(struct bpf_sock *sk)
 
 	if (!o)
 		return ALLOW;
-	if (sk->dst_port) {
+	if (sk->dst_port || o->peer_family) {
 		__u32 v6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3] };
 
 		key.cookie = cookie;
 		key.proto = sk->protocol;
-		key_set_remote(&key, sk->family, sk->dst_ip4, v6, bpf_ntohs(sk->dst_port));
+		if (sk->dst_port) {
+			key_set_remote(&key, sk->family, sk->dst_ip4, v6, bpf_ntohs(sk->dst_port));
+		} else { /* a failed connect cleared the peer: the flow's key is remembered */
+			key.family = o->peer_family;
+			key.rport = o->peer_port;
+			__builtin_memcpy(key.raddr, o->peer_addr, 16);
+		}
 		f = bpf_map_lookup_elem(&flows, &key);
 		/* An established TCP flow still has its FIN exchange ahead: sockops ends it. */
 		if (f && !(f->flags & FR_FLOW_STATE_CB))
@@ -585,6 +618,8 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	}
 	__builtin_memcpy(f.laddr, pk.laddr, 16);
 	f.lport = pk.lport;
+	__builtin_memcpy(f.wire_raddr, key->raddr, 16);
+	f.wire_rport = key->rport;
 	f.start_ns = now;
 	f.last_ns = now;
 	f.direction = FR_DIR_IN;

@@ -51,7 +51,11 @@ struct fr_owner {
 	struct fr_identity id;
 	__u8 dir_hint; /* enum fr_direction, or 0: take the first packet's direction */
 	__u8 flags;
-	__u8 _pad[6];
+	__u8 peer_family; /* the connected socket's flow key, for its release: a failed */
+	__u8 _pad;        /* connect clears the socket's peer (tcp_disconnect) before that */
+	__u16 peer_port;
+	__u16 _pad2;
+	__u32 peer_addr[4];
 };
 
 /* One flow: a socket and one remote endpoint. For TCP and connected UDP that is the socket;
@@ -68,6 +72,7 @@ struct fr_flow_key {
 /* fr_flow.flags */
 #define FR_FLOW_STATE_CB 1 /* sockops will report TCP_CLOSE: sock_release leaves it alone */
 #define FR_FLOW_ENDED 2    /* closed, but the end event was lost: user space collects it */
+#define FR_FLOW_WIRE_SEEN 4 /* wire_raddr comes from a packet this host sent */
 
 /* Value of the flows map. Counters are updated with atomic adds from every CPU. The owner
  * lives here too, not only in the owners map: a flow outlives its socket's release (TCP's
@@ -81,10 +86,12 @@ struct fr_flow {
 	__u64 packets_out;
 	__u64 packets_in;
 	__u32 laddr[4];
+	__u32 wire_raddr[4]; /* the remote as on the wire, after any NAT (the key has the asked one) */
 	__u16 lport;
+	__u16 wire_rport;
 	__u8 direction;
 	__u8 flags;
-	__u32 _pad;
+	__u8 _pad[2];
 };
 
 /* Packets of a TCP handshake seen on the listening socket, before the accepted socket

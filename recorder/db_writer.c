@@ -30,8 +30,8 @@ static const char *const stmt_sql[ST_MAX] = {
 		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
 		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
 		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured, "
-		"rname) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-		"?21,?22,?23,?24,?25,?26)",
+		"rname, orig_raddr, orig_rport) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
+		"?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
 	[ST_FLOW_COUNTERS] =
 		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
 		"packets_in=?7, packets_captured=?8 WHERE id=?1",
@@ -174,7 +174,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
 	/* Every buffer bound below lives until the step at the end of this function. */
 	char comm[FR_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
-	char qtype[16], rcode[16];
+	char qtype[16], rcode[16], orig_raddr[INET6_ADDRSTRLEN];
 	sqlite3_stmt *st;
 
 	switch (op->type) {
@@ -200,8 +200,17 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 				  SQLITE_STATIC);
 		bind_addr(st, 16, op->key.family, op->flow.laddr, laddr);
 		sqlite3_bind_int(st, 17, op->flow.lport);
-		bind_addr(st, 18, op->key.family, op->key.raddr, raddr);
-		sqlite3_bind_int(st, 19, op->key.rport);
+		/* raddr as on the wire; the key's (asked) one too when NAT made them differ */
+		bind_addr(st, 18, op->key.family, op->flow.wire_raddr, raddr);
+		sqlite3_bind_int(st, 19, op->flow.wire_rport);
+		if (memcmp(op->flow.wire_raddr, op->key.raddr, sizeof(op->key.raddr)) ||
+		    op->flow.wire_rport != op->key.rport) {
+			bind_addr(st, 27, op->key.family, op->key.raddr, orig_raddr);
+			sqlite3_bind_int(st, 28, op->key.rport);
+		} else {
+			sqlite3_bind_null(st, 27);
+			sqlite3_bind_null(st, 28);
+		}
 		sqlite3_bind_int64(st, 20, (int64_t)op->flow.bytes_out);
 		sqlite3_bind_int64(st, 21, (int64_t)op->flow.bytes_in);
 		sqlite3_bind_int64(st, 22, (int64_t)op->flow.packets_out);

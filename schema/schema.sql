@@ -77,8 +77,12 @@ CREATE TABLE flows (
     direction     TEXT NOT NULL,       -- 'out': this host connected or sent first; 'in': accepted or received first
     laddr         TEXT NOT NULL,       -- local address
     lport         INTEGER NOT NULL,    -- local port
-    raddr         TEXT NOT NULL,       -- remote address as on the wire
-    rport         INTEGER NOT NULL,    -- remote port
+    raddr         TEXT NOT NULL,       -- remote address as on the wire (after any NAT on the way out)
+    rport         INTEGER NOT NULL,    -- remote port as on the wire
+    orig_raddr    TEXT,                -- remote address the program asked for (connect), when the
+                                       -- wire shows another one (DNAT in the output path, a
+                                       -- transparent proxy); NULL when they are the same
+    orig_rport    INTEGER,             -- likewise for the port
     bytes_out     INTEGER NOT NULL DEFAULT 0, -- bytes sent: IP packet lengths, a GSO packet counted
                                               -- as the segments it becomes on the wire
     bytes_in      INTEGER NOT NULL DEFAULT 0, -- bytes received, likewise

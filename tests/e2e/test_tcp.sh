@@ -36,6 +36,15 @@ for ns in frA$$ frB$$; do
 done
 in_ns frA$$ python3 "$PEER" --comm cli8080 --pidfile "$T/frA.cli" tcp-client 127.0.0.1 8080 10000 > /dev/null
 in_ns frB$$ python3 "$PEER" --comm cli8080 --pidfile "$T/frB.cli" tcp-client 127.0.0.1 8080 30000 > /dev/null
+# --- a refused connection: SYN out, RST back, and the flow ends --------------------------------
+in_ns frA$$ python3 -c '
+import socket
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", 7009))
+except ConnectionRefusedError:
+    pass
+s.close()'
 sleep 0.5
 stop_recorder
 
@@ -80,4 +89,6 @@ for x in "frA$$ $NSA 10000" "frB$$ $NSB 30000"; do
 		"$(q "SELECT count(*), pid FROM flows WHERE direction='in' AND lport=8080 AND netns=$2")"
 	check_range "netns $2: bytes received fit the client's $3" $(($3 + 40 * PK)) $(($3 + 60 * PK)) "$B"
 done
+check "refused connect: one out flow, SYN out and RST in, ended" "out|1|1|1" \
+	"$(q "SELECT direction, packets_out, packets_in, end_ns IS NOT NULL FROM flows WHERE rport=7009")"
 check "no losses" "0|0|0|0" "$(q "SELECT lost_events, ringbuf_full, flows_full, owners_full FROM runs")"
