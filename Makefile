@@ -33,7 +33,7 @@ UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
                   libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools \
-                  dnsmasq-base bind9-dnsutils
+                  dnsmasq-base bind9-dnsutils man-db groff-base
 
 .PHONY: all deps record test unit e2e bench clean
 .SECONDARY:
@@ -129,3 +129,31 @@ fuzz:
 	        -artifact_prefix=$(BUILD)/fuzz/$$t- "$$scratch/$$t" || failed="$$failed fuzz_$$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: crash found by$$failed (inputs in $(BUILD)/fuzz/)"; exit 1; fi
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: both binaries, the reports, the man pages, the
+# bash completion (one file, flowq a symlink to it) and the systemd unit, whose ExecStart=
+# gets $(SBINDIR) from contrib/flowrec.service.in. Installs what `all` built in $(BUILD).
+PREFIX         ?= /usr/local
+DESTDIR        ?=
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+DATADIR        ?= $(PREFIX)/share
+MANDIR         ?= $(DATADIR)/man
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: install
+install: all
+	install -D -m 0755 $(BUILD)/flowrec $(DESTDIR)$(SBINDIR)/flowrec
+	install -D -m 0755 $(BUILD)/flowq $(DESTDIR)$(BINDIR)/flowq
+	install -d -m 0755 $(DESTDIR)$(DATADIR)/flowrec/reports
+	for f in schema/reports/*.sql; do \
+	    [ -e "$$f" ] || continue; \
+	    install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/flowrec/reports/ || exit 1; \
+	done
+	install -D -m 0644 man/flowrec.8 $(DESTDIR)$(MANDIR)/man8/flowrec.8
+	install -D -m 0644 man/flowq.1 $(DESTDIR)$(MANDIR)/man1/flowq.1
+	install -D -m 0644 contrib/flowrec.bash-completion $(DESTDIR)$(BASHCOMPDIR)/flowrec
+	ln -sfn flowrec $(DESTDIR)$(BASHCOMPDIR)/flowq
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' contrib/flowrec.service.in > $(BUILD)/flowrec.service
+	install -D -m 0644 $(BUILD)/flowrec.service $(DESTDIR)$(SYSTEMDUNITDIR)/flowrec.service
