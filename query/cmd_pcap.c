@@ -26,7 +26,6 @@
  */
 #include "query.h"
 #include "pcapng.h"
-#include "timefmt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,16 +75,14 @@ struct pcap_args {
 	const char *out; /* -w; "-" is standard output */
 	/* Times stay text until all options are read: --utc may come after them. */
 	const char *since_arg, *until_arg;
-	int has_since, has_until;
-	int64_t since, until;
-	int64_t *flows; /* --flow, in the order given */
+	struct flowq_filter_value since, until;
+	/* Which flows: --flow ids in the order given; --pid, --comm, --netns. */
+	int64_t *flows;
 	size_t nflows, capflows;
-	int has_pid, has_netns;
-	int64_t pid, netns;
-	const char *comm;
-	char host[INET6_ADDRSTRLEN]; /* normalised; "" when not given */
-	int has_port;
-	unsigned port;
+	struct flowq_filter_value pid, comm, netns;
+	/* The packet filter. */
+	char host_text[INET6_ADDRSTRLEN]; /* --host, as inet_ntop spells it */
+	struct flowq_filter_value host, port;
 	const char *filter;
 };
 
@@ -192,45 +189,9 @@ static void add_flow(struct pcap_args *args, const char *arg)
 	args->flows[args->nflows++] = (int64_t)v;
 }
 
-/* "4026531840" or "net:[4026531840]". */
-static void set_netns(struct pcap_args *args, const char *arg)
-{
-	char digits[32];
-	const char *inode = arg;
-	size_t n = strlen(arg);
-	uint64_t v;
-
-	if (n > 6 && strncmp(arg, "net:[", 5) == 0 && arg[n - 1] == ']' && n - 6 < sizeof(digits)) {
-		memcpy(digits, arg + 5, n - 6);
-		digits[n - 6] = '\0';
-		inode = digits;
-	}
-	if (flowq_parse_unsigned(inode, INT64_MAX, &v))
-		flowq_usage_error("invalid --netns '%s': expected an inode number such as 4026531840 "
-				  "or net:[4026531840]", arg);
-	args->has_netns = 1;
-	args->netns = (int64_t)v;
-}
-
-/* Brought to inet_ntop's spelling, which libpcap's compiler reads whatever the input was. */
-static void set_host(struct pcap_args *args, const char *arg)
-{
-	unsigned char addr[sizeof(struct in6_addr)];
-	int family = AF_INET;
-
-	if (inet_pton(AF_INET, arg, addr) != 1) {
-		family = AF_INET6;
-		if (inet_pton(AF_INET6, arg, addr) != 1)
-			flowq_usage_error("invalid --host '%s': not an IPv4 or IPv6 address", arg);
-	}
-	if (!inet_ntop(family, addr, args->host, sizeof(args->host)))
-		flowq_usage_error("invalid --host '%s': not an IPv4 or IPv6 address", arg);
-}
-
 static error_t parse_pcap_option(int key, char *arg, struct argp_state *state)
 {
 	struct pcap_args *args = state->input;
-	uint64_t v;
 
 	switch (key) {
 	case ARGP_KEY_INIT:
@@ -252,25 +213,19 @@ static error_t parse_pcap_option(int key, char *arg, struct argp_state *state)
 		add_flow(args, arg);
 		break;
 	case OPT_PID:
-		if (flowq_parse_unsigned(arg, INT32_MAX, &v))
-			flowq_usage_error("invalid --pid '%s': expected a process id (0 or more)", arg);
-		args->has_pid = 1;
-		args->pid = (int64_t)v;
+		args->pid = flowq_filter_pid(arg);
 		break;
 	case OPT_COMM:
-		args->comm = arg;
+		args->comm = flowq_filter_text(arg);
 		break;
 	case OPT_NETNS:
-		set_netns(args, arg);
+		args->netns = flowq_filter_netns(arg);
 		break;
 	case OPT_HOST:
-		set_host(args, arg);
+		args->host = flowq_filter_host(arg, args->host_text);
 		break;
 	case OPT_PORT:
-		if (flowq_parse_unsigned(arg, 65535, &v))
-			flowq_usage_error("invalid --port '%s': expected a port number from 0 to 65535", arg);
-		args->has_port = 1;
-		args->port = (unsigned)v;
+		args->port = flowq_filter_port(arg);
 		break;
 	case OPT_FILTER:
 		args->filter = arg;
@@ -289,30 +244,13 @@ static error_t parse_pcap_option(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child pcap_children[] = {
-	{ &flowq_globals_argp, 0, "Global options:", 3 },
-	{ 0 }
-};
-
 static const struct argp pcap_argp = {
 	.options = pcap_options,
 	.parser = parse_pcap_option,
 	.args_doc = "-w FILE",
 	.doc = pcap_doc,
-	.children = pcap_children,
+	.children = flowq_command_children,
 };
-
-static void resolve_time(const struct pcap_args *args, const char *arg, int *given, int64_t *out,
-			 int64_t now_ns)
-{
-	char err[256];
-
-	if (!arg)
-		return;
-	if (fr_time_parse(arg, now_ns, args->globals->output.utc, out, err, sizeof(err)))
-		flowq_usage_error("%s", err);
-	*given = 1;
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -353,13 +291,13 @@ static int compile_filter(const struct pcap_args *args, struct bpf_program *prog
 	pcap_t *p;
 	int have = 0;
 
-	if (args->host[0]) {
-		sqlite3_str_appendf(text, "host %s", args->host);
+	if (args->host.given) {
+		sqlite3_str_appendf(text, "host %s", args->host.text);
 		sep = " and ";
 		have = 1;
 	}
-	if (args->has_port) {
-		sqlite3_str_appendf(text, "%sport %u", sep, args->port);
+	if (args->port.given) {
+		sqlite3_str_appendf(text, "%sport %lld", sep, (long long)args->port.number);
 		sep = " and ";
 		have = 1;
 	}
@@ -532,12 +470,43 @@ static int64_t sat_add(int64_t a, int64_t b)
 	return r;
 }
 
+/* The flows the options choose, as conditions on the flows table. */
+enum flow_filter_id {
+	FLOW_ID,
+	FLOW_PID,
+	FLOW_COMM,
+	FLOW_NETNS,
+	FLOW_STARTED_BY,
+	FLOW_OPEN_FROM,
+	FLOW_FILTER_COUNT
+};
+
+static const struct flowq_filter flow_filters[FLOW_FILTER_COUNT] = {
+	[FLOW_ID] = { "id = :id", ":id" },
+	[FLOW_PID] = { "pid = :pid", ":pid" },
+	[FLOW_COMM] = { "comm = :comm", ":comm" },
+	[FLOW_NETNS] = { "netns = :netns", ":netns" },
+	/* The window widened by FLOW_WINDOW_MARGIN_NS. */
+	[FLOW_STARTED_BY] = { "start_ns <= :until_hi", ":until_hi" },
+	[FLOW_OPEN_FROM] = { "(end_ns IS NULL OR end_ns >= :since_lo)", ":since_lo" },
+};
+
+static const struct flowq_filter_query flow_query = {
+	.select = "SELECT id, start_ns, proto, laddr, lport, raddr, rport FROM flows",
+	.filters = flow_filters,
+	.count = FLOW_FILTER_COUNT,
+	.order = "",
+};
+
 /* Reads the chosen flows. Returns 0, or -1 after printing the reason. */
 static int select_flows(sqlite3 *db, const struct pcap_args *args, struct flow_set *set)
 {
-	static const char columns[] = "SELECT id, start_ns, proto, laddr, lport, raddr, rport FROM flows WHERE 1";
-	int by_row = args->has_pid || args->comm || args->has_netns;
-	sqlite3_str *text;
+	struct flowq_filter_value values[FLOW_FILTER_COUNT] = {
+		[FLOW_PID] = args->pid,
+		[FLOW_COMM] = args->comm,
+		[FLOW_NETNS] = args->netns,
+	};
+	int by_row = args->pid.given || args->comm.given || args->netns.given;
 	sqlite3_stmt *st = NULL;
 	char *sql;
 	int ret = -1, rc;
@@ -545,35 +514,26 @@ static int select_flows(sqlite3 *db, const struct pcap_args *args, struct flow_s
 	set->active = args->nflows || by_row;
 	if (!set->active)
 		return 0;
-	text = sqlite3_str_new(db);
-	sqlite3_str_appendall(text, columns);
-	if (args->nflows)
-		sqlite3_str_appendall(text, " AND id = :id");
-	if (args->has_pid)
-		sqlite3_str_appendall(text, " AND pid = :pid");
-	if (args->comm)
-		sqlite3_str_appendall(text, " AND comm = :comm");
-	if (args->has_netns)
-		sqlite3_str_appendall(text, " AND netns = :netns");
-	if (!args->nflows) {
+	if (args->nflows) {
+		/* The first id; the lookups below bind each in turn. */
+		values[FLOW_ID] = flowq_filter_number(args->flows[0]);
+	} else {
 		/* Every flow a process ever had may be many; only those that can have packets in
 		 * the window matter. */
-		if (args->has_until)
-			sqlite3_str_appendall(text, " AND start_ns <= :until_hi");
-		if (args->has_since)
-			sqlite3_str_appendall(text, " AND (end_ns IS NULL OR end_ns >= :since_lo)");
+		if (args->until.given)
+			values[FLOW_STARTED_BY] =
+				flowq_filter_number(sat_add(args->until.number, FLOW_WINDOW_MARGIN_NS));
+		if (args->since.given)
+			values[FLOW_OPEN_FROM] =
+				flowq_filter_number(sat_add(args->since.number, -FLOW_WINDOW_MARGIN_NS));
 	}
-	sql = sqlite3_str_finish(text);
+	sql = flowq_filter_sql(&flow_query, values);
 	if (!sql) {
 		fprintf(stderr, "flowq: out of memory\n");
 		return -1;
 	}
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    bind_named(st, ":pid", args->pid) || bind_named(st, ":netns", args->netns) ||
-	    bind_named(st, ":until_hi", sat_add(args->until, FLOW_WINDOW_MARGIN_NS)) ||
-	    bind_named(st, ":since_lo", sat_add(args->since, -FLOW_WINDOW_MARGIN_NS)) ||
-	    (args->comm && sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":comm"), args->comm,
-					     -1, SQLITE_STATIC) != SQLITE_OK))
+	    flowq_filter_bind(st, &flow_query, values))
 		goto sql_error;
 
 	if (args->nflows) {
@@ -824,9 +784,9 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 			      " JOIN pcap_segments s ON s.id = c.segment_id WHERE s.deleted_ns IS NULL");
 	/* A chunk spans at most CHUNK_MAX_SPAN_NS: its first_ns bounds it on both sides, which
 	 * the index on first_ns serves. */
-	if (args->has_since)
+	if (args->since.given)
 		sqlite3_str_appendall(text, " AND c.first_ns >= :since_lo AND c.last_ns >= :since");
-	if (args->has_until)
+	if (args->until.given)
 		sqlite3_str_appendall(text, " AND c.first_ns <= :until");
 	if (by_flow) {
 		/* Flow 0: handshake packets, which may belong to the chosen flows. Beyond
@@ -838,7 +798,7 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 		 * (the '+' keeps SQLite from probing the index once per id per chunk: 15 s
 		 * instead of 0.07 s for 30000 ids over 3600 chunks). Without --since the window
 		 * reaches back to the first chunk, and the flows' rows drive instead. */
-		if (args->has_since)
+		if (args->since.given)
 			sqlite3_str_appendall(text, " AND EXISTS (SELECT 1 FROM pcap_chunk_flows f"
 						    " WHERE f.chunk_id = c.id AND +f.flow_id IN (0");
 		else
@@ -855,8 +815,8 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 		return -1;
 	}
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    bind_named(st, ":since_lo", sat_add(args->since, -CHUNK_MAX_SPAN_NS)) ||
-	    bind_named(st, ":since", args->since) || bind_named(st, ":until", args->until))
+	    bind_named(st, ":since_lo", sat_add(args->since.number, -CHUNK_MAX_SPAN_NS)) ||
+	    bind_named(st, ":since", args->since.number) || bind_named(st, ":until", args->until.number))
 		goto sql_error;
 	/* The anonymous parameters are the flow ids, in order. */
 	for (int i = 1; i <= sqlite3_bind_parameter_count(st); i++) {
@@ -972,7 +932,8 @@ static int wanted(const struct reader *r, const struct fr_pcap_packet *p)
 {
 	const struct pcap_args *a = r->args;
 
-	if ((a->has_since && p->ts_ns < a->since) || (a->has_until && p->ts_ns > a->until))
+	if ((a->since.given && p->ts_ns < a->since.number) ||
+	    (a->until.given && p->ts_ns > a->until.number))
 		return 0;
 	if (r->set->active) {
 		int64_t flow = fr_pcapng_comment_flow(p->comment, p->comment ? p->comment_len : 0);
@@ -1293,15 +1254,12 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 	const char *db_file;
 	sqlite3 *db = NULL;
 	int has_filter, to_stdout, status = FLOWQ_EXIT_FAILURE;
-	int64_t now_ns;
 
 	if (argp_parse(&pcap_argp, argc, argv, ARGP_NO_HELP, NULL, &args) != 0) {
 		free(args.flows);
 		return FLOWQ_EXIT_USAGE;
 	}
-	now_ns = fr_now_ns();
-	resolve_time(&args, args.since_arg, &args.has_since, &args.since, now_ns);
-	resolve_time(&args, args.until_arg, &args.has_until, &args.until, now_ns);
+	flowq_resolve_times(globals, args.since_arg, args.until_arg, &args.since, &args.until);
 	format = output_format(&args);
 	to_stdout = strcmp(args.out, "-") == 0;
 	if (to_stdout && isatty(STDOUT_FILENO))

@@ -24,6 +24,8 @@ static const struct flowq_command commands[] = {
 	{ "dns", cmd_dns },
 	{ "status", cmd_status },
 	{ "pcap", cmd_pcap },
+	{ "plot", cmd_plot },
+	{ "report", cmd_report },
 };
 
 struct main_args {
@@ -69,6 +71,14 @@ static const struct argp_option main_options[] = {
 		    "--flow ID (repeatable), --pid N, --comm NAME, --netns INODE, --host ADDR, "
 		    "--port N, --filter EXPR (tcpdump syntax). --format pcap|pcapng (before or "
 		    "after the word pcap) sets the file format."),
+	COMMAND_DOC("plot -o FILE [--since T] [--until T] [--by KEY] [--top N]",
+		    "Draw bytes per second over time as an SVG image ('-': standard output), one "
+		    "line per top entry: --by process (default), container or destination; --top N "
+		    "(default 5). Rates are approximate: each flow's bytes are spread evenly over "
+		    "its lifetime."),
+	COMMAND_DOC("report NAME [--since T] [--until T] [--limit N] [--param KEY=VALUE]...",
+		    "Run the named SQL report (top-talkers, destinations, ...) with its parameters "
+		    "bound; 'flowq report --list' lists those found (docs/reports.md)."),
 	{ 0 }
 };
 
@@ -134,7 +144,7 @@ int main(int argc, char **argv)
 		return FLOWQ_EXIT_USAGE;
 	if (args.command_index == 0) {
 		argp_help(&main_argp, stderr, ARGP_HELP_SHORT_USAGE, program_name);
-		fputs("Commands: sql, flows, dns, status, pcap. 'flowq --help' tells more.\n", stderr);
+		fputs("Commands: sql, flows, dns, status, pcap, plot, report. 'flowq --help' tells more.\n", stderr);
 		return FLOWQ_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -142,7 +152,7 @@ int main(int argc, char **argv)
 			command = &commands[i];
 	}
 	if (!command)
-		flowq_usage_error("unknown command '%s' (commands: sql, flows, dns, status, pcap; see flowq --help)",
+		flowq_usage_error("unknown command '%s' (commands: sql, flows, dns, status, pcap, plot, report; see flowq --help)",
 				  argv[args.command_index]);
 
 	globals.output.width = output_width();

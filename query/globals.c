@@ -167,3 +167,10 @@ const struct argp flowq_globals_argp = {
 	.options = global_options,
 	.parser = parse_global_option,
 };
+
+/* Group 3: after a command's own option groups (flowq pcap has 1 and 2), which argp lists in
+ * ascending order. */
+const struct argp_child flowq_command_children[] = {
+	{ &flowq_globals_argp, 0, "Global options:", 3 },
+	{ 0 }
+};

@@ -1,11 +1,13 @@
 /*
  * Declarations shared by flowq's files: the global options every command accepts, the one
- * way the database is opened, and the commands main() dispatches to.
+ * way the database is opened, the filters flows, dns and pcap share, and the commands main()
+ * dispatches to.
  */
 #ifndef FLOWQ_QUERY_H
 #define FLOWQ_QUERY_H
 
 #include <argp.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
@@ -48,6 +50,10 @@ struct flowq_globals {
  * flowq_command_init(). */
 extern const struct argp flowq_globals_argp;
 
+/* The children of a command's argp: the global options, listed after the command's own
+ * under "Global options:". */
+extern const struct argp_child flowq_command_children[];
+
 /* For a command's parser at ARGP_KEY_INIT: hands the globals to the child and makes --help
  * say "Usage: flowq COMMAND ..." (usage_name). Once a command's options are all read
  * (ARGP_KEY_END), the globals child checks that --format suits the command: pcap or pcapng
@@ -74,6 +80,60 @@ int flowq_db_open(const struct flowq_globals *globals, sqlite3 **out);
  * -1 after printing the reason ("flowq: SQL error: ..." or a write error). */
 int flowq_print_result(sqlite3_stmt *st, const struct fr_output_opts *output);
 
+/* Filters (query/filters.c). A command has a table of them, indexed by its own enum, and an
+ * array of values indexed alike: the conditions of the values given join the WHERE clause,
+ * in table order, and the values are bound to their parameters. */
+struct flowq_filter {
+	const char *condition; /* SQL; uses parameter exactly as named, possibly more than once */
+	const char *parameter; /* ":name" */
+};
+
+struct flowq_filter_query {
+	const char *select; /* "SELECT ... FROM table" */
+	const struct flowq_filter *filters;
+	size_t count;
+	const char *order; /* " ORDER BY ...", or "" */
+};
+
+struct flowq_filter_value {
+	int given;
+	const char *text; /* bound as text when set (not copied), else number */
+	int text_len;     /* bytes of text to bind; -1: up to its NUL */
+	int64_t number;
+};
+
+struct flowq_filter_value flowq_filter_number(int64_t number);
+struct flowq_filter_value flowq_filter_text(const char *text);
+
+/* The option values flows, dns and pcap share, checked: a bad one is a usage error
+ * ("invalid --pid '...': ..."). flowq_filter_host writes the address's usual spelling to
+ * text, which the value points to. */
+struct flowq_filter_value flowq_filter_pid(const char *arg);
+struct flowq_filter_value flowq_filter_port(const char *arg);
+struct flowq_filter_value flowq_filter_netns(const char *arg);
+struct flowq_filter_value flowq_filter_host(const char *arg, char text[INET6_ADDRSTRLEN]);
+
+/* --since and --until are kept as text until all options are read, as --utc may follow
+ * them; this turns those given (not NULL) into ns. A time that does not parse is a usage
+ * error. */
+void flowq_resolve_times(const struct flowq_globals *globals, const char *since_arg,
+			 const char *until_arg, struct flowq_filter_value *since,
+			 struct flowq_filter_value *until);
+
+/* query's statement with the WHERE clause of the values given (sqlite3_free it), or NULL
+ * when out of memory. */
+char *flowq_filter_sql(const struct flowq_filter_query *query, const struct flowq_filter_value *values);
+
+/* Bind the values given to st, prepared from flowq_filter_sql's text. Returns 0, or -1 (the
+ * reason is sqlite3_errmsg's). */
+int flowq_filter_bind(sqlite3_stmt *st, const struct flowq_filter_query *query,
+		      const struct flowq_filter_value *values);
+
+/* Open the database, run query with the values given and print its result. Returns the
+ * exit status, after printing the reason for a failure. */
+int flowq_print_filtered(const struct flowq_globals *globals, const struct fr_output_opts *output,
+			 const struct flowq_filter_query *query, const struct flowq_filter_value *values);
+
 /* Commands: argv[0] is the program name, argv[1..] the command's arguments. Each returns
  * the exit status. */
 int cmd_sql(int argc, char **argv, struct flowq_globals *globals);
@@ -81,5 +141,7 @@ int cmd_flows(int argc, char **argv, struct flowq_globals *globals);
 int cmd_dns(int argc, char **argv, struct flowq_globals *globals);
 int cmd_status(int argc, char **argv, struct flowq_globals *globals);
 int cmd_pcap(int argc, char **argv, struct flowq_globals *globals);
+int cmd_plot(int argc, char **argv, struct flowq_globals *globals);
+int cmd_report(int argc, char **argv, struct flowq_globals *globals);
 
 #endif

@@ -23,11 +23,12 @@
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && fr_verbose < 3)
+	/* libbpf's warnings carry the verifier log of a failed load: shown from -v on. */
+	if (level == LIBBPF_DEBUG && fr_verbose < 4)
 		return 0;
-	if (level == LIBBPF_INFO && fr_verbose < 2)
+	if (level == LIBBPF_INFO && fr_verbose < 3)
 		return 0;
-	if (level == LIBBPF_WARN && fr_verbose < 1)
+	if (level == LIBBPF_WARN && fr_verbose < 2)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -104,7 +105,7 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t
 		b->skel->rodata->dns_ports[i] = dns_ports[i];
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
-		fr_log(0, "loading BPF programs failed: %s (run with -vv for the verifier log)",
+		fr_log(0, "loading BPF programs failed: %s (run with -v for the verifier log)",
 		       strerror(-err));
 		return -1;
 	}

@@ -1,13 +1,14 @@
 /*
  * Logging to standard error, one line per event, prefixed with the program name so journald
- * and terminals both read it. Level 0 is always shown (errors), 1 with -v, 2 with -vv.
+ * and terminals both read it. Level 0 (errors) is always shown; 1 (notices: start, recovery,
+ * rotation, capture paused) unless -q; 2 (debug) with -v; libbpf's own messages from -v on.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "recorder.h"
 
-int fr_verbose;
+int fr_verbose = 1;
 
 void fr_log(int level, const char *fmt, ...)
 {

@@ -83,7 +83,10 @@ static const struct argp_option options[] = {
 	{ "dns-port", OPT_DNS_PORT, "PORT", 0,
 	  "Parse DNS on this port (repeatable, up to 8; default 53). DNS is taken whole, whatever "
 	  "--snaplen, even with --no-capture", 0 },
-	{ "verbose", 'v', NULL, 0, "More messages (repeat for libbpf and verifier output)", 0 },
+	{ "verbose", 'v', NULL, 0,
+	  "More messages: -v adds details and libbpf's warnings (the verifier log of a failed "
+	  "load), -vv and -vvv libbpf's info and debug messages", 0 },
+	{ "quiet", 'q', NULL, 0, "Errors only", 0 },
 	{ 0 },
 };
 
@@ -211,6 +214,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		o->verbose++;
+		break;
+	case 'q':
+		o->quiet = true;
 		break;
 	case ARGP_KEY_ARG:
 		usage_error("unexpected argument '%s'", arg);
@@ -371,7 +377,7 @@ int main(int argc, char **argv)
 	argv[0] = (char *)"flowrec"; /* getopt names the program after argv[0] in its errors */
 	if (argp_parse(&argp, argc, argv, 0, NULL, &o))
 		return 2;
-	fr_verbose = o.verbose;
+	fr_verbose = o.quiet ? 0 : 1 + o.verbose;
 	o.cmdline = join_args(argc, argv);
 
 	if (resolve_cgroup(o.cgroup, cgroup, sizeof(cgroup)))

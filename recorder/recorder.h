@@ -28,6 +28,7 @@ struct fr_options {
 	double duration_s;      /* 0: until signalled */
 	double flush_interval_s;
 	int verbose;
+	bool quiet;
 	char *cmdline;          /* for runs.options */
 	struct fr_capture_opts capture;
 	uint16_t dns_ports[FR_MAX_DNS_PORTS]; /* 0 ends the list */
@@ -41,7 +42,7 @@ struct fr_uflow;
 /* ---- log.c ---- */
 extern int fr_verbose;
 void fr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define fr_info(...) fr_log(1, __VA_ARGS__)
+#define fr_info(...) fr_log(1, __VA_ARGS__) /* a notice: shown unless -q */
 #define fr_debug(...) fr_log(2, __VA_ARGS__)
 
 /* ---- cgroup.c ---- */
