@@ -14,7 +14,12 @@ BUILD    ?= build
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ilib -I$(BUILD)
+# flowq looks for the shipped reports where `make install PREFIX=...` puts them: build and
+# install with the same PREFIX.
+CFLAGS   += -DFR_VERSION='"$(VERSION)"' -DFR_REPORTS_DIR='"$(PREFIX)/share/flowrec/reports"'
 LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lldns -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -133,7 +138,6 @@ fuzz:
 # make install [PREFIX=/usr/local] [DESTDIR=]: both binaries, the reports, the man pages, the
 # bash completion (one file, flowq a symlink to it) and the systemd unit, whose ExecStart=
 # gets $(SBINDIR) from contrib/flowrec.service.in. Installs what `all` built in $(BUILD).
-PREFIX         ?= /usr/local
 DESTDIR        ?=
 BINDIR         ?= $(PREFIX)/bin
 SBINDIR        ?= $(PREFIX)/sbin

@@ -11,7 +11,9 @@
 
 #include "flowrec.h"
 
+#ifndef FR_VERSION /* set by the Makefile */
 #define FR_VERSION "0.1.0"
+#endif
 
 struct fr_capture_opts {
 	bool enabled;
