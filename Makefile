@@ -93,6 +93,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 
 # The flow table lives in the recorder; its unit test links it directly.
 $(BUILD)/tests/test_flow_table: $(BUILD)/recorder/flow_table.o
+# So does the container-id parser (and the cgroup code it uses).
+$(BUILD)/tests/test_container: $(BUILD)/recorder/container.o $(BUILD)/recorder/cgroup.o
 
 record: deps all
 	./$(BUILD)/flowrec --data ./flowrec-data -v

@@ -6,6 +6,7 @@
  */
 #include "query.h"
 
+#include <ctype.h>
 #include <string.h>
 
 enum flows_filter_id {
@@ -17,6 +18,7 @@ enum flows_filter_id {
 	FILTER_HOST,
 	FILTER_PORT,
 	FILTER_PROTO,
+	FILTER_CONTAINER,
 	FILTER_COUNT
 };
 
@@ -29,6 +31,11 @@ static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 	[FILTER_HOST] = { "(laddr = :host OR raddr = :host)", ":host" },
 	[FILTER_PORT] = { "(lport = :port OR rport = :port)", ":port" },
 	[FILTER_PROTO] = { "proto = :proto", ":proto" },
+	/* the owning process's container id, or a prefix of it (docker's 12-hex short ids) */
+	[FILTER_CONTAINER] = { "EXISTS (SELECT 1 FROM processes p WHERE p.pid = flows.pid"
+			       " AND p.start_ns = flows.proc_start_ns"
+			       " AND substr(p.container, 1, length(:container)) = :container)",
+			       ":container" },
 };
 
 static const struct flowq_filter_query flows_query = {
@@ -45,6 +52,7 @@ struct flows_args {
 	/* Times are kept as text until all options are read: --utc may come after them. */
 	const char *since_arg, *until_arg;
 	char host[INET6_ADDRSTRLEN]; /* --host, as the database spells it */
+	char container[65];          /* --container, lower case */
 	struct flowq_filter_value filters[FILTER_COUNT];
 };
 
@@ -57,6 +65,7 @@ enum {
 	OPT_HOST,
 	OPT_PORT,
 	OPT_PROTO,
+	OPT_CONTAINER,
 };
 
 static const struct argp_option flows_options[] = {
@@ -73,6 +82,9 @@ static const struct argp_option flows_options[] = {
 	  "matches ::1)", 0 },
 	{ "port", OPT_PORT, "N", 0, "Only flows whose local or remote port is N", 0 },
 	{ "proto", OPT_PROTO, "PROTO", 0, "Only tcp or only udp flows", 0 },
+	{ "container", OPT_CONTAINER, "ID", 0,
+	  "Only flows whose owning process ran in container ID (processes.container: the full "
+	  "hex id or a prefix of it, such as Docker's 12-character short id)", 0 },
 	{ 0 }
 };
 
@@ -85,7 +97,9 @@ static const char flows_doc[] =
 	"direction is 'out' (this host connected or sent first) or 'in'. rname is the name whose "
 	"DNS answer gave raddr (the name asked for, the start of a CNAME chain), null when no "
 	"such answer was seen; packets_captured counts the flow's packets written to the "
-	"capture files (flowq pcap --flow ID exports them).\n"
+	"capture files (flowq pcap --flow ID exports them). --container matches the owning "
+	"process's processes.container (its cgroup's container id), so flows whose process was "
+	"never seen match no container.\n"
 	"\n"
 	"Times (T): RFC 3339, 'YYYY-MM-DD HH:MM[:SS[.frac]]' (local time, or UTC with --utc), "
 	"@EPOCH seconds, or a duration back from now (30s, 15m, 2h, 1h30m, 3d).";
@@ -124,6 +138,17 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 			flowq_usage_error("invalid --proto '%s': expected tcp or udp", arg);
 		args->filters[FILTER_PROTO] = flowq_filter_text(arg);
 		break;
+	case OPT_CONTAINER: {
+		size_t n = strlen(arg);
+
+		if (!n || n >= sizeof(args->container) || strspn(arg, "0123456789abcdefABCDEF") != n)
+			flowq_usage_error("invalid --container '%s': expected a container id (1 to 64 "
+					  "hex digits)", arg);
+		for (size_t i = 0; i <= n; i++)
+			args->container[i] = (char)tolower((unsigned char)arg[i]);
+		args->filters[FILTER_CONTAINER] = flowq_filter_text(args->container);
+		break;
+	}
 	case ARGP_KEY_ARG:
 		flowq_usage_error("flows takes options only, no arguments ('%s' given; see flowq flows --help)",
 				  arg);

@@ -48,6 +48,7 @@ struct fr_consumer {
 	struct fr_capture *cap;
 	struct fr_pcap_store *store;
 	struct fr_dns_tracker *dns;
+	struct fr_cgroup_paths *cgpaths; /* NULL: no container columns */
 	/* Flows whose end is written but which stay findable for one more cycle: a packet
 	 * captured just before the end may be read just after it. */
 	struct fr_uflow **ended;
@@ -118,6 +119,24 @@ static char *read_exe(uint32_t pid)
 	return strdup(buf);
 }
 
+static char *dup_or_null(const char *s)
+{
+	return *s ? strdup(s) : NULL;
+}
+
+/* processes.container, runtime and pod_uid, from the path of the process's cgroup. */
+static void fill_container(struct fr_consumer *c, const struct fr_identity *id, struct fr_op *op)
+{
+	const char *path = fr_cgroup_paths_lookup(c->cgpaths, id->cgroup_id, id->pid);
+	struct fr_container ct;
+
+	if (!path || !fr_container_parse(path, &ct))
+		return;
+	op->container = dup_or_null(ct.id);
+	op->runtime = dup_or_null(ct.runtime);
+	op->pod_uid = dup_or_null(ct.pod_uid);
+}
+
 /* Queue a processes row the first time a (pid, start) is seen. exe and cmdline come from
  * /proc now, while the process most likely still runs. */
 static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
@@ -133,6 +152,7 @@ static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
 	op.start_ns = (int64_t)op.id.proc_start_ns;
 	op.exe = read_exe(id->pid);
 	op.cmdline = read_cmdline(id->pid);
+	fill_container(c, id, &op);
 	fr_db_writer_push(c->w, &op);
 }
 
@@ -303,6 +323,7 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->start_offset = c->mono_to_real;
 	c->flows_fd = bpf_map__fd(b->skel->maps.flows);
 	c->stats_fd = bpf_map__fd(b->skel->maps.stats);
+	c->cgpaths = fr_cgroup_paths_new(); /* NULL only costs the container columns */
 	c->ncpus = libbpf_num_possible_cpus();
 	c->stat_vals = calloc(c->ncpus > 0 ? c->ncpus : 1, sizeof(uint64_t));
 	c->flows = fr_flow_table_new(FR_MAX_FLOWS);
@@ -331,6 +352,7 @@ void fr_consumer_free(struct fr_consumer *c)
 	if (c->epfd >= 0)
 		close(c->epfd);
 	free(c->ended);
+	fr_cgroup_paths_free(c->cgpaths);
 	fr_flow_table_free(c->flows);
 	free(c->stat_vals);
 	free(c->sweep_keys);

@@ -38,7 +38,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_FLOW_OWNER] = "UPDATE flows SET pid=?2, tid=?3, comm=?4, uid=?5, cgroup_id=?6, "
 			  "proc_start_ns=?7 WHERE id=?1",
 	[ST_PROCESS] = "INSERT OR IGNORE INTO processes(pid, start_ns, ppid, comm, exe, cmdline, "
-		       "uid, cgroup_id, netns, run_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+		       "uid, cgroup_id, netns, run_id, container, runtime, pod_uid) "
+		       "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
 	[ST_RUN_STATS] = "UPDATE runs SET heartbeat_ns=?2, lost_events=?3, ringbuf_full=?4, "
 			 "flows_full=?5, owners_full=?6, pending_full=?7, unowned_packets=?8, "
 			 "queue_full=?9, capture_full=?10, capture_lost=?11, capture_disk=?12, "
@@ -253,6 +254,9 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 8, (int64_t)op->id.cgroup_id);
 		sqlite3_bind_int64(st, 9, op->id.netns);
 		sqlite3_bind_int64(st, 10, w->run_id);
+		bind_text_or_null(st, 11, op->container);
+		bind_text_or_null(st, 12, op->runtime);
+		bind_text_or_null(st, 13, op->pod_uid);
 		break;
 	case FR_OP_RUN_STATS: {
 		uint64_t lost = op->stats[FR_STAT_RINGBUF_FULL] + op->stats[FR_STAT_FLOWS_FULL] +
@@ -332,7 +336,11 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	free(op->rname);
 	free(op->qname);
 	free(op->answers);
+	free(op->container);
+	free(op->runtime);
+	free(op->pod_uid);
 	op->exe = op->cmdline = op->rname = op->qname = op->answers = NULL;
+	op->container = op->runtime = op->pod_uid = NULL;
 }
 
 static void *writer_main(void *arg)

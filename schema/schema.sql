@@ -54,6 +54,11 @@ CREATE TABLE processes (
     cgroup_id  INTEGER,           -- cgroup v2 id (the inode of its directory)
     netns      INTEGER,           -- network namespace inode
     run_id     INTEGER,           -- run that first saw it
+    container  TEXT,              -- container id (hex, the innermost one) from the cgroup v2 path
+                                  -- when first seen; NULL if not in a container (or cgroup gone)
+    runtime    TEXT,              -- container runtime the path names: 'docker', 'containerd',
+                                  -- 'cri-o' or 'podman'; NULL if none or not told by the path
+    pod_uid    TEXT,              -- Kubernetes pod uid (with '-') from the path; NULL outside pods
     PRIMARY KEY (pid, start_ns)
 ) WITHOUT ROWID;
 

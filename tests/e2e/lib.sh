@@ -30,8 +30,12 @@ e2e_cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
-		# A cgroup can only go once empty: move stragglers (ours) to the root first.
-		while read -r pid; do echo "$pid" > "$CG2/cgroup.procs"; done < "$CG/cgroup.procs" 2>/dev/null
+		# A cgroup can only go once empty: move stragglers (ours) to the root first, from
+		# the test cgroup and any sub-cgroups a test made, which go deepest first.
+		local procs
+		while read -r procs; do
+			while read -r pid; do echo "$pid" > "$CG2/cgroup.procs"; done < "$procs" 2>/dev/null
+		done < <(find "$CG" -name cgroup.procs 2>/dev/null)
 		find "$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
 	fi
 	for ns in "${NETNS[@]}"; do
