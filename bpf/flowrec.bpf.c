@@ -99,6 +99,14 @@ const volatile bool capture_enabled = true;
 /* DNS is taken whole whatever the snaplen, even without capture; 0 ends the list. */
 const volatile __u16 dns_ports[FR_MAX_DNS_PORTS] = { 53 };
 
+/* The recorded cgroup, for the one hook that is not a cgroup hook and must filter itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} recorded_cgroup SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FR_STAT_MAX);
@@ -747,6 +755,39 @@ int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	f->id = o->id;
 	emit(FR_EV_OWNER, bpf_ktime_get_ns(), &key, f);
+	return 0;
+}
+
+/* ---- exec: exe and arguments while the process surely exists ------------------------------ */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(fr_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct fr_exec_event *e;
+	unsigned long arg_start, arg_end, len;
+
+	if (bpf_current_task_under_cgroup(&recorded_cgroup, 0) != 1)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FR_STAT_RINGBUF_FULL);
+		return 0;
+	}
+	e->type = FR_EV_EXEC;
+	e->pid = BPF_CORE_READ(task, tgid);
+	e->proc_start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	e->_pad = 0;
+	if (bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), BPF_CORE_READ(bprm, filename)) < 0)
+		e->exe[0] = 0;
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (len > sizeof(e->args))
+		len = sizeof(e->args);
+	if (len && bpf_probe_read_user(e->args, len, (void *)arg_start))
+		len = 0;
+	e->args_len = len;
+	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 

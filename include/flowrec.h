@@ -118,6 +118,22 @@ enum fr_event_type {
 	FR_EV_FLOW_END = 2,     /* key, flow (final counters), ts = close time */
 	FR_EV_OWNER = 3,        /* key, flow.id: the socket changed hands (accept) */
 	FR_EV_SOCK_RELEASE = 4, /* key.cookie, ts: user space ends this socket's other flows */
+	FR_EV_EXEC = 5,         /* struct fr_exec_event: a task of the subtree ran execve() */
+};
+
+#define FR_EXEC_PATH_LEN 256
+#define FR_EXEC_ARGS_LEN 512
+
+/* Taken in the kernel at exec, so that a process that lives a few milliseconds still has
+ * its exe and cmdline. type comes first, as in fr_event. */
+struct fr_exec_event {
+	__u32 type;
+	__u32 pid;
+	__u64 proc_start_ns;
+	__u32 args_len; /* bytes of args: NUL-separated arguments */
+	__u32 _pad;
+	char exe[FR_EXEC_PATH_LEN]; /* the path given to execve */
+	char args[FR_EXEC_ARGS_LEN];
 };
 
 /* The one record type of the events ring buffer. */

@@ -149,6 +149,14 @@ int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path)
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		if (attach_one(b, cg[i], b->cgroup_fd))
 			return -1;
+	/* The exec hook is global: it checks the task against this cgroup itself. */
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.recorded_cgroup), &(__u32){ 0 }, &b->cgroup_fd,
+				BPF_ANY)) {
+		fr_log(0, "cannot set the recorded cgroup for the exec hook: %s", strerror(errno));
+		return -1;
+	}
+	if (attach_one(b, P(fr_exec), -1))
+		return -1;
 	return attach_one(b, P(fr_sys_exit), -1);
 #undef P
 }

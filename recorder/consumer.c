@@ -28,6 +28,13 @@
 
 #define SWEEP_CHUNK 8192
 #define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
+#define EXEC_SLOTS 4096  /* exe and arguments taken at exec, by pid, until the process is seen */
+
+struct exec_slot {
+	uint32_t pid;
+	uint64_t proc_start_ns;
+	char *exe, *cmdline;
+};
 
 struct fr_consumer {
 	struct fr_bpf *bpf;
@@ -54,6 +61,7 @@ struct fr_consumer {
 	struct fr_uflow **ended;
 	size_t nended, capended;
 	uint64_t seen[SEEN_SLOTS];
+	struct exec_slot execs[EXEC_SLOTS];
 };
 
 static int64_t mono_to_real_offset(void)
@@ -137,8 +145,28 @@ static void fill_container(struct fr_consumer *c, const struct fr_identity *id, 
 	op->pod_uid = dup_or_null(ct.pod_uid);
 }
 
+static void exec_seen(struct fr_consumer *c, const struct fr_exec_event *e)
+{
+	struct exec_slot *s = &c->execs[e->pid % EXEC_SLOTS];
+	char args[FR_EXEC_ARGS_LEN + 1];
+	uint32_t n = e->args_len < FR_EXEC_ARGS_LEN ? e->args_len : FR_EXEC_ARGS_LEN;
+
+	while (n && !e->args[n - 1])
+		n--;
+	for (uint32_t i = 0; i < n; i++)
+		args[i] = e->args[i] ? e->args[i] : ' ';
+	args[n] = 0;
+	free(s->exe);
+	free(s->cmdline);
+	s->pid = e->pid;
+	s->proc_start_ns = e->proc_start_ns;
+	s->exe = strndup(e->exe, sizeof(e->exe));
+	s->cmdline = n ? strdup(args) : NULL;
+}
+
 /* Queue a processes row the first time a (pid, start) is seen. exe and cmdline come from
- * /proc now, while the process most likely still runs. */
+ * the exec hook when the process was started while recording (exact, and there even for a
+ * process that lives a few milliseconds), else from /proc, while it most likely still runs. */
 static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
 {
 	uint64_t tag = ((uint64_t)id->pid << 40) ^ id->proc_start_ns;
@@ -150,8 +178,17 @@ static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
 	*slot = tag;
 	op.id = identity_real(c, id);
 	op.start_ns = (int64_t)op.id.proc_start_ns;
-	op.exe = read_exe(id->pid);
-	op.cmdline = read_cmdline(id->pid);
+	{
+		struct exec_slot *x = &c->execs[id->pid % EXEC_SLOTS];
+
+		if (x->pid == id->pid && x->proc_start_ns == id->proc_start_ns && x->exe) {
+			op.exe = strdup(x->exe);
+			op.cmdline = x->cmdline ? strdup(x->cmdline) : NULL;
+		} else {
+			op.exe = read_exe(id->pid);
+			op.cmdline = read_cmdline(id->pid);
+		}
+	}
 	fill_container(c, id, &op);
 	fr_db_writer_push(c->w, &op);
 }
@@ -276,6 +313,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 	const struct fr_event *e = data;
 	struct fr_uflow *uf;
 
+	if (len >= sizeof(struct fr_exec_event) && e->type == FR_EV_EXEC) {
+		exec_seen(c, data);
+		return 0;
+	}
 	if (len < sizeof(*e))
 		return 0;
 	uf = fr_flow_table_find(c->flows, &e->key);
@@ -352,6 +393,10 @@ void fr_consumer_free(struct fr_consumer *c)
 	if (c->epfd >= 0)
 		close(c->epfd);
 	free(c->ended);
+	for (int i = 0; i < EXEC_SLOTS; i++) {
+		free(c->execs[i].exe);
+		free(c->execs[i].cmdline);
+	}
 	fr_cgroup_paths_free(c->cgpaths);
 	fr_flow_table_free(c->flows);
 	free(c->stat_vals);

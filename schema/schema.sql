@@ -48,8 +48,9 @@ CREATE TABLE processes (
     start_ns   INTEGER NOT NULL,  -- process start time
     ppid       INTEGER,           -- parent's pid at the time it was seen
     comm       TEXT,              -- task name (16 bytes at most) when first seen
-    exe        TEXT,              -- executable path (from /proc when first seen; NULL if it had gone)
-    cmdline    TEXT,              -- arguments joined by spaces (as exe)
+    exe        TEXT,              -- executable: the path given to execve, taken at exec; for a process
+                                  -- started before the recorder, /proc/PID/exe (NULL if it had gone)
+    cmdline    TEXT,              -- arguments joined by spaces (the first 512 bytes), likewise
     uid        INTEGER,           -- real uid
     cgroup_id  INTEGER,           -- cgroup v2 id (the inode of its directory)
     netns      INTEGER,           -- network namespace inode

@@ -21,6 +21,8 @@ S2=$LAST_BG
 wait_file "$T/s1.ready"; wait_file "$T/s2.ready"
 in_ns frU$$ python3 "$PEER" --comm udp-unconn --pidfile "$T/unconn.pid" udp-unconnected 200 127.0.0.1 9001 3 127.0.0.1 9002 4
 wait "$S1" "$S2"
+# A process that lives a few milliseconds: exe and cmdline are taken at its exec.
+in_ns frU$$ /usr/bin/bash -c 'echo short-lived > /dev/udp/127.0.0.1/9009'
 sleep 0.5
 stop_recorder
 
@@ -40,4 +42,7 @@ check "unconnected socket: both flows ended when it closed" 2 \
 check "sinks: in flows with what they received" "sink1|in|3|684
 sink2|in|4|912" \
 	"$(q "SELECT comm, direction, packets_in, bytes_in FROM flows WHERE lport IN (9001, 9002) ORDER BY lport")"
+check "short-lived process: exe and cmdline from its exec" \
+	"bash|/usr/bin/bash|/usr/bin/bash -c echo short-lived > /dev/udp/127.0.0.1/9009" \
+	"$(q "SELECT p.comm, p.exe, p.cmdline FROM flows f JOIN processes p ON p.pid = f.pid AND p.start_ns = f.proc_start_ns WHERE f.rport = 9009")"
 check "no losses" 0 "$(q "SELECT lost_events FROM runs")"
