@@ -15,6 +15,8 @@ bg_ns frP$$ python3 "$PEER" --comm sink --pidfile "$T/sink.pid" --ready "$T/sink
 wait_file "$T/sink.ready"
 in_ns frP$$ python3 "$PEER" --comm numbered --pidfile "$T/num.pid" udp-numbered 127.0.0.1 9300 12 0.1 "$T/num.log"
 wait "$LAST_BG"
+kill -HUP "$REC_PID" # the TCP exchange goes to a second segment
+sleep 0.3
 bg_ns frP$$ python3 "$PEER" --comm tsrv --pidfile "$T/tsrv.pid" --ready "$T/tsrv.ready" tcp-server 127.0.0.1 9301 --reply 700
 wait_file "$T/tsrv.ready"
 in_ns frP$$ python3 "$PEER" --comm tcli --pidfile "$T/tcli.pid" tcp-client 127.0.0.1 9301 3000 > /dev/null
@@ -29,6 +31,9 @@ check "captured packets counted against the sender's flow" 12 "$(q "SELECT packe
 check "segment indexed: chunks cover the packets" "$(q "SELECT sum(packets) FROM pcap_segments")" \
 	"$(q "SELECT sum(packets) FROM pcap_chunks")"
 check "no capture losses" "0|0|0" "$(q "SELECT capture_full, capture_lost, capture_disk FROM runs")"
+check "SIGHUP started a second segment, both closed" "2|2" \
+	"$(q "SELECT count(*), count(end_ns) FROM pcap_segments")"
+check "SIGHUP is logged" 1 "$(grep -c 'SIGHUP: pcap segment closed' "$T/recorder.log")"
 
 # Everything of the sender's flow, in order: seq 1..12, each with its process in the comment.
 fq pcap -w "$T/all.pcapng" --flow "$SNDFLOW" 2> /dev/null
