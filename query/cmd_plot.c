@@ -196,18 +196,12 @@ static error_t parse_plot_option(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* Group 3: after the command's own two groups. */
-static const struct argp_child plot_children[] = {
-	{ &flowq_globals_argp, 0, "Global options:", 3 },
-	{ 0 }
-};
-
 static const struct argp plot_argp = {
 	.options = plot_options,
 	.parser = parse_plot_option,
 	.args_doc = "-o FILE",
 	.doc = plot_doc,
-	.children = plot_children,
+	.children = flowq_command_children,
 };
 
 /* ---- time arithmetic ---------------------------------------------------------------------- */
@@ -1037,14 +1031,6 @@ static int write_file(const char *path, const char *buf, size_t len)
 
 /* ---- the command -------------------------------------------------------------------------- */
 
-static void resolve_time(const struct plot_args *args, const char *arg, int64_t now_ns, int64_t *out)
-{
-	char err[256];
-
-	if (fr_time_parse(arg, now_ns, args->globals->output.utc, out, err, sizeof(err)))
-		flowq_usage_error("%s", err);
-}
-
 int cmd_plot(int argc, char **argv, struct flowq_globals *globals)
 {
 	struct plot_args args = { .globals = globals, .by = BY_PROCESS, .top = PLOT_DEFAULT_TOP };
@@ -1054,7 +1040,7 @@ int cmd_plot(int argc, char **argv, struct flowq_globals *globals)
 	size_t svg_len = 0;
 	FILE *mem = NULL;
 	int status = FLOWQ_EXIT_FAILURE, rc;
-	int64_t now_ns;
+	struct flowq_filter_value since = { 0 }, until = { 0 };
 
 	if (argp_parse(&plot_argp, argc, argv, ARGP_NO_HELP, NULL, &args) != 0)
 		return FLOWQ_EXIT_USAGE;
@@ -1064,11 +1050,9 @@ int cmd_plot(int argc, char **argv, struct flowq_globals *globals)
 	p.by = args.by;
 	p.utc = globals->output.utc;
 	p.maxtop = args.top;
-	now_ns = fr_now_ns();
-	if (args.since_arg)
-		resolve_time(&args, args.since_arg, now_ns, &p.lo);
-	if (args.until_arg)
-		resolve_time(&args, args.until_arg, now_ns, &p.hi);
+	flowq_resolve_times(globals, args.since_arg, args.until_arg, &since, &until);
+	p.lo = since.given ? since.number : 0;
+	p.hi = until.given ? until.number : 0;
 	if (args.since_arg && args.until_arg && p.hi <= p.lo)
 		flowq_usage_error("--until (%s) must be later than --since (%s)", args.until_arg, args.since_arg);
 

@@ -940,17 +940,12 @@ static error_t parse_report_option(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child report_children[] = {
-	{ &flowq_globals_argp, 0, "Global options:", 0 },
-	{ 0 }
-};
-
 static const struct argp report_argp = {
 	.options = report_options,
 	.parser = parse_report_option,
 	.args_doc = "NAME\n--list",
 	.doc = report_doc,
-	.children = report_children,
+	.children = flowq_command_children,
 };
 
 int cmd_report(int argc, char **argv, struct flowq_globals *globals)

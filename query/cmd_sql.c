@@ -54,16 +54,11 @@ static error_t parse_sql_option(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child sql_children[] = {
-	{ &flowq_globals_argp, 0, "Global options:", 0 },
-	{ 0 }
-};
-
 static const struct argp sql_argp = {
 	.parser = parse_sql_option,
 	.args_doc = "SQL",
 	.doc = sql_doc,
-	.children = sql_children,
+	.children = flowq_command_children,
 };
 
 /* The start of a statement's text on one line: leading blanks skipped, line breaks and

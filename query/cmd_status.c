@@ -70,15 +70,10 @@ static error_t parse_status_option(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child status_children[] = {
-	{ &flowq_globals_argp, 0, "Global options:", 0 },
-	{ 0 }
-};
-
 static const struct argp status_argp = {
 	.parser = parse_status_option,
 	.doc = status_doc,
-	.children = status_children,
+	.children = flowq_command_children,
 };
 
 /* Size of a file that need not exist: 0 if it does not. Returns -1 on other errors. */
