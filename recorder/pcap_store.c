@@ -38,6 +38,20 @@
 #define BUF_SIZE (1 << 20)
 #define CHUNK_MAX_BYTES (1 << 20)
 #define CHUNK_MAX_AGE_NS 1000000000LL
+#define FLOW_SLOTS 65536 /* over twice the packets a 1 MiB chunk can hold */
+
+struct flow_slot {
+	int64_t flow_id;
+	uint32_t idx;
+	uint32_t gen;
+};
+
+struct flow_counts {
+	struct fr_chunk_flow *flows;
+	uint32_t n, cap;
+	struct flow_slot *slots;
+	uint32_t gen;
+};
 
 struct segment {
 	int64_t id;
@@ -63,8 +77,7 @@ struct fr_pcap_store {
 	uint64_t chunk_off;
 	uint32_t chunk_len, chunk_packets;
 	int64_t chunk_first, chunk_last, chunk_opened;
-	struct fr_chunk_flow *flows;
-	uint32_t nflows, capflows;
+	struct flow_counts flows;
 
 	uint8_t *buf;
 	size_t buf_len;
@@ -122,26 +135,64 @@ static void retention(struct fr_pcap_store *s)
 	}
 }
 
-static int chunk_add_flow(struct fr_pcap_store *s, int64_t flow_id)
+/* Packets per flow in a chunk, counted for every packet: a hash of flow ids to their place
+ * in the list, so a chunk with thousands of flows (connection churn) costs no scan. The
+ * slots are cleared by generation, not by memset, when a chunk starts. */
+static int flow_counts_add(struct flow_counts *fc, int64_t flow_id)
 {
-	/* Chunks are short: a linear scan from the end finds the usual repeat at once. */
-	for (uint32_t i = s->nflows; i-- > 0;) {
-		if (s->flows[i].flow_id == flow_id) {
-			s->flows[i].packets++;
+	uint32_t h = (uint32_t)((uint64_t)flow_id * 0x9E3779B97F4A7C15ULL >> 32) % FLOW_SLOTS;
+
+	if (!fc->slots) {
+		fc->slots = calloc(FLOW_SLOTS, sizeof(*fc->slots));
+		if (!fc->slots)
+			return -1;
+	}
+	if (!fc->gen)
+		fc->gen = 1;
+	/* More than half full (only a recovered tail can be): probing would get long. */
+	for (uint32_t probe = 0; fc->n < FLOW_SLOTS / 2; probe++, h = (h + 1) % FLOW_SLOTS) {
+		if (fc->slots[h].gen != fc->gen)
+			break; /* free: not in the list yet */
+		if (fc->slots[h].flow_id == flow_id) {
+			fc->flows[fc->slots[h].idx].packets++;
 			return 0;
 		}
 	}
-	if (s->nflows == s->capflows) {
-		uint32_t cap = s->capflows ? s->capflows * 2 : 64;
-		struct fr_chunk_flow *n = realloc(s->flows, cap * sizeof(*n));
+	if (fc->n >= FLOW_SLOTS / 2) {
+		for (uint32_t i = 0; i < fc->n; i++) {
+			if (fc->flows[i].flow_id == flow_id) {
+				fc->flows[i].packets++;
+				return 0;
+			}
+		}
+	}
+	if (fc->n == fc->cap) {
+		uint32_t cap = fc->cap ? fc->cap * 2 : 64;
+		struct fr_chunk_flow *n = realloc(fc->flows, cap * sizeof(*n));
 
 		if (!n)
 			return -1;
-		s->flows = n;
-		s->capflows = cap;
+		fc->flows = n;
+		fc->cap = cap;
 	}
-	s->flows[s->nflows++] = (struct fr_chunk_flow){ flow_id, 1 };
+	if (fc->n < FLOW_SLOTS / 2)
+		fc->slots[h] = (struct flow_slot){ flow_id, fc->n, fc->gen };
+	fc->flows[fc->n++] = (struct fr_chunk_flow){ flow_id, 1 };
 	return 0;
+}
+
+/* Start counting a new chunk. The list itself has been handed on (or is freed here). */
+static void flow_counts_restart(struct flow_counts *fc)
+{
+	fc->n = 0;
+	fc->gen++;
+}
+
+static void flow_counts_free(struct flow_counts *fc)
+{
+	free(fc->flows);
+	free(fc->slots);
+	memset(fc, 0, sizeof(*fc));
 }
 
 /* Write the buffer out. On a full disk, capture pauses: the buffer's packets are dropped
@@ -204,14 +255,14 @@ static void chunk_close(struct fr_pcap_store *s)
 		op.start_ns = s->chunk_first;
 		op.last_ns = s->chunk_last;
 		op.packets = s->chunk_packets;
-		op.chunk_flows = s->flows;
-		op.nchunk_flows = s->nflows;
-		s->flows = NULL; /* the writer frees them */
-		s->capflows = 0;
+		op.chunk_flows = s->flows.flows;
+		op.nchunk_flows = s->flows.n;
+		s->flows.flows = NULL; /* the writer frees them */
+		s->flows.cap = 0;
 		s->cur_packets += s->chunk_packets;
 		fr_db_writer_push(s->w, &op);
 	}
-	s->nflows = 0;
+	flow_counts_restart(&s->flows);
 	s->chunk_off = s->cur.bytes;
 	s->chunk_len = 0;
 	s->chunk_packets = 0;
@@ -298,7 +349,7 @@ int fr_pcap_store_append(struct fr_pcap_store *s, const struct fr_pcap_packet *p
 	s->chunk_packets++;
 	s->chunk_first = first;
 	s->chunk_last = last;
-	if (chunk_add_flow(s, flow_id))
+	if (flow_counts_add(&s->flows, flow_id))
 		goto drop;
 	return 0;
 drop:
@@ -365,8 +416,7 @@ static int recover_segment(struct fr_pcap_store *s, sqlite3 *db, int64_t seg_id,
 	size_t valid, off, chunk_start = 0;
 	int64_t first = INT64_MAX, last = 0, packets = 0, seg_packets = 0;
 	int fd = -1, ret = -1;
-	struct fr_chunk_flow *flows = NULL;
-	uint32_t nflows = 0, capflows = 0;
+	struct flow_counts flows = { 0 };
 
 	full_path(s, rel, path, sizeof(path));
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -399,7 +449,7 @@ static int recover_segment(struct fr_pcap_store *s, sqlite3 *db, int64_t seg_id,
 	}
 	for (off = (size_t)indexed_end; off < valid;) {
 		struct fr_pcap_packet pkt = { 0 };
-		uint32_t type, i;
+		uint32_t type;
 		long n = fr_pcapng_parse_block(data + off, valid - off, &type, &pkt);
 		int64_t fid;
 
@@ -416,22 +466,8 @@ static int recover_segment(struct fr_pcap_store *s, sqlite3 *db, int64_t seg_id,
 		fid = fr_pcapng_comment_flow(pkt.comment, pkt.comment_len);
 		if (fid < 0)
 			fid = 0;
-		for (i = 0; i < nflows && flows[i].flow_id != fid; i++)
-			;
-		if (i < nflows) {
-			flows[i].packets++;
-			continue;
-		}
-		if (nflows == capflows) {
-			struct fr_chunk_flow *grown;
-
-			capflows = capflows ? capflows * 2 : 64;
-			grown = realloc(flows, capflows * sizeof(*grown));
-			if (!grown)
-				goto cleanup;
-			flows = grown;
-		}
-		flows[nflows++] = (struct fr_chunk_flow){ fid, 1 };
+		if (flow_counts_add(&flows, fid))
+			goto cleanup;
 	}
 	if (packets) {
 		int64_t chunk_id = next_id(db, "pcap_chunks");
@@ -440,8 +476,8 @@ static int recover_segment(struct fr_pcap_store *s, sqlite3 *db, int64_t seg_id,
 
 		if (exec_int(db, "INSERT INTO pcap_chunks(id, segment_id, offset, length, first_ns, last_ns, packets) VALUES (?1,?2,?3,?4,?5,?6,?7)", args, 7))
 			goto cleanup;
-		for (uint32_t i = 0; i < nflows; i++) {
-			int64_t a[3] = { flows[i].flow_id, chunk_id, flows[i].packets };
+		for (uint32_t i = 0; i < flows.n; i++) {
+			int64_t a[3] = { flows.flows[i].flow_id, chunk_id, flows.flows[i].packets };
 
 			exec_int(db, "INSERT INTO pcap_chunk_flows(flow_id, chunk_id, packets) VALUES (?1,?2,?3)", a, 3);
 		}
@@ -465,7 +501,7 @@ static int recover_segment(struct fr_pcap_store *s, sqlite3 *db, int64_t seg_id,
 	}
 	fr_info("recovered %s: %" PRId64 " packets indexed after the crash, trimmed to %zu bytes", rel, packets, valid);
 cleanup:
-	free(flows);
+	flow_counts_free(&flows);
 	free(data);
 	if (fd >= 0)
 		close(fd);
@@ -548,7 +584,7 @@ void fr_pcap_store_close(struct fr_pcap_store *s)
 	if (!s)
 		return;
 	segment_close(s);
-	free(s->flows);
+	flow_counts_free(&s->flows);
 	free(s->buf);
 	free(s->old);
 	free(s);
