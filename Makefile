@@ -38,7 +38,7 @@ UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
                   libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools \
-                  dnsmasq-base bind9-dnsutils man-db groff-base
+                  dnsmasq-base bind9-dnsutils man-db groff-base nftables iputils-ping
 
 .PHONY: all deps record test unit e2e bench clean
 .SECONDARY:
@@ -89,7 +89,7 @@ $(BUILD)/flowq: $(Q_OBJS) $(LIB_OBJS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -DFR_TEST_DATA='"$(CURDIR)/tests/unit"' $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
 # The flow table lives in the recorder; its unit test links it directly.
 $(BUILD)/tests/test_flow_table: $(BUILD)/recorder/flow_table.o

@@ -1,9 +1,9 @@
 /*
  * Database open and schema migration.
  *
- * Version 0 is an empty file: the whole of schema.sql is applied. Each later version will
- * add an entry to migrations[] that takes the database from version N to N+1 inside one
- * transaction, so a crash mid-migration leaves the old version intact.
+ * Version 0 is an empty file: the whole of schema.sql (the latest version) is applied. An
+ * older database goes through migrations[], each taking version N to N+1 and setting the
+ * version inside one transaction, so a crash mid-migration leaves the old version intact.
  */
 #include "db.h"
 
@@ -14,8 +14,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* migrations[i] takes version i+1 to i+2; version 0 to 1 is schema.sql itself. */
-static const char *const migrations[] = { NULL };
+/* migrations[i] takes version i+1 to i+2; a new database gets schema.sql, which is already
+ * the latest version. Columns are documented in schema.sql; the unit test checks that a
+ * migrated database has the same tables and columns as a new one. */
+static const char *const migrations[] = {
+	/* 1 -> 2: MPTCP subflows point to their connection; socket events. */
+	"ALTER TABLE flows ADD COLUMN parent_flow_id INTEGER;"
+	"CREATE TABLE socket_events (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL,"
+	" ts_ns INTEGER NOT NULL, pid INTEGER NOT NULL, tid INTEGER NOT NULL, comm TEXT,"
+	" proc_start_ns INTEGER, uid INTEGER, netns INTEGER, cgroup_id INTEGER,"
+	" event TEXT NOT NULL, kern INTEGER NOT NULL DEFAULT 0, fd INTEGER, family INTEGER,"
+	" type TEXT, protocol TEXT, laddr TEXT, lport INTEGER, raddr TEXT, rport INTEGER,"
+	" backlog INTEGER, level INTEGER, optname INTEGER, ret INTEGER, socket_cookie INTEGER,"
+	" flow_id INTEGER);"
+	"CREATE INDEX socket_events_ts ON socket_events(ts_ns);",
+};
 
 int fr_db_schema_version(sqlite3 *db)
 {
@@ -63,18 +76,18 @@ int fr_db_migrate(sqlite3 *db, char *err, size_t errlen)
 			 v, FR_SCHEMA_VERSION);
 		return -1;
 	}
-	if (v == 0 && exec_tx(db, fr_schema_sql, err, errlen))
-		return -1;
-	for (v = v ? v : 1; v < FR_SCHEMA_VERSION; v++) {
-		char sql[64];
+	if (v == 0) {
+		if (exec_tx(db, fr_schema_sql, err, errlen))
+			return -1;
+		v = FR_SCHEMA_VERSION;
+	}
+	for (; v < FR_SCHEMA_VERSION; v++) {
+		char sql[2048];
 
-		if (exec_tx(db, migrations[v - 1], err, errlen))
+		/* The version moves in the same transaction as the change it names. */
+		snprintf(sql, sizeof(sql), "%s PRAGMA user_version = %d;", migrations[v - 1], v + 1);
+		if (exec_tx(db, sql, err, errlen))
 			return -1;
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "schema migration failed: %s", sqlite3_errmsg(db));
-			return -1;
-		}
 	}
 	return 0;
 }

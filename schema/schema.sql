@@ -1,4 +1,4 @@
--- flowrec database schema, version 1.
+-- flowrec database schema, version 2.
 --
 -- This file is compiled into both binaries. The recorder applies it to a new database and
 -- migrates older ones (lib/db.c); flowq only reads. PRAGMA user_version holds the version.
@@ -78,13 +78,14 @@ CREATE TABLE flows (
     cgroup_id     INTEGER,             -- owning task's cgroup v2 id
     netns         INTEGER NOT NULL,    -- network namespace inode: part of the flow's identity
     proc_start_ns INTEGER,             -- start time of the owning process: joins processes(pid, start_ns)
-    proto         TEXT NOT NULL,       -- 'tcp' or 'udp'
+    proto         TEXT NOT NULL,       -- 'tcp', 'udp', 'icmp', 'icmp6' or 'mptcp' (an MPTCP connection:
+                                       -- the socket the program holds; its packets are its subflows')
     family        INTEGER NOT NULL,    -- 4 or 6
     direction     TEXT NOT NULL,       -- 'out': this host connected or sent first; 'in': accepted or received first
     laddr         TEXT NOT NULL,       -- local address
-    lport         INTEGER NOT NULL,    -- local port
+    lport         INTEGER NOT NULL,    -- local port (ICMP: the echo identifier of a ping socket, else 0)
     raddr         TEXT NOT NULL,       -- remote address as on the wire (after any NAT on the way out)
-    rport         INTEGER NOT NULL,    -- remote port as on the wire
+    rport         INTEGER NOT NULL,    -- remote port as on the wire (ICMP: 0)
     orig_raddr    TEXT,                -- remote address the program asked for (connect), when the
                                        -- wire shows another one (DNAT in the output path, a
                                        -- transparent proxy); NULL when they are the same
@@ -96,9 +97,11 @@ CREATE TABLE flows (
     packets_in    INTEGER NOT NULL DEFAULT 0, -- packets received (GRO: segments on the wire)
     socket_cookie INTEGER NOT NULL,    -- kernel socket cookie: same socket, same cookie, within one boot
     packets_captured INTEGER NOT NULL DEFAULT 0, -- packets of this flow written to pcap segments
-    rname         TEXT                 -- the name whose DNS answer last gave raddr, in the same netns,
+    rname         TEXT,                -- the name whose DNS answer last gave raddr, in the same netns,
                                        -- the owner's own lookups first, before the flow started
                                        -- (a CNAME chain's first name); NULL if none was seen
+    parent_flow_id INTEGER             -- (v2) an MPTCP subflow ('tcp'): flows.id of its 'mptcp'
+                                       -- connection; NULL otherwise
 );
 
 -- Only start_ns is indexed: flows arrive in time order, so this index grows at its end.
@@ -171,4 +174,45 @@ CREATE TABLE pcap_chunk_flows (
 ) WITHOUT ROWID;
 CREATE INDEX pcap_chunk_flows_chunk ON pcap_chunk_flows(chunk_id);
 
-PRAGMA user_version = 1;
+-- (v2) One row per socket call of a recorded task on an IPv4 or IPv6 socket: socket(),
+-- bind(), listen(), connect(), accept()/accept4(), setsockopt() and close(), failed calls
+-- included; plus 'create' rows for sockets the kernel made for a recorded task (MPTCP
+-- subflows). Taken at the call's return (docs/events.md).
+CREATE TABLE socket_events (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL,  -- runs.id
+    ts_ns         INTEGER NOT NULL,  -- when the call returned
+    pid           INTEGER NOT NULL,  -- calling process
+    tid           INTEGER NOT NULL,  -- calling thread
+    comm          TEXT,              -- the process's name
+    proc_start_ns INTEGER,           -- joins processes(pid, start_ns)
+    uid           INTEGER,           -- caller's real uid
+    netns         INTEGER,           -- caller's network namespace inode
+    cgroup_id     INTEGER,           -- caller's cgroup v2 id
+    event         TEXT NOT NULL,     -- 'create', 'bind', 'listen', 'connect', 'accept', 'setsockopt', 'close'
+    kern          INTEGER NOT NULL DEFAULT 0, -- 'create': 1 if the kernel created the socket on the
+                                     -- task's behalf (an MPTCP subflow), 0 for socket()
+    fd            INTEGER,           -- descriptor the call was given (accept: the listening one);
+                                     -- NULL for 'create'
+    family        INTEGER,           -- 4 or 6
+    type          TEXT,              -- 'stream', 'dgram', 'raw', 'seqpacket' (a number if other)
+    protocol      TEXT,              -- 'tcp', 'udp', 'icmp', 'icmp6', 'mptcp' (a number if other;
+                                     -- '0' for a failed socket() that asked for the default)
+    laddr         TEXT,              -- local address: bind's requested one; otherwise the socket's
+                                     -- after the call (accept: the new connection's); NULL if none
+    lport         INTEGER,
+    raddr         TEXT,              -- connect: the address asked for; accept: the peer; NULL otherwise
+    rport         INTEGER,
+    backlog       INTEGER,           -- listen: the backlog asked for
+    level         INTEGER,           -- setsockopt: level (1 = SOL_SOCKET, 6 = IPPROTO_TCP, ...)
+    optname       INTEGER,           -- setsockopt: option number (2 = SO_REUSEADDR, ...)
+    ret           INTEGER,           -- the call's result: 0, a descriptor (socket, accept), or a
+                                     -- negative errno (-111 = ECONNREFUSED, -115 = EINPROGRESS)
+    socket_cookie INTEGER,           -- the socket's cookie (accept: the new socket's); NULL if the
+                                     -- call made none
+    flow_id       INTEGER            -- flows.id of the socket's flow when one was known by the time
+                                     -- the row was written; else join on socket_cookie
+);
+CREATE INDEX socket_events_ts ON socket_events(ts_ns);
+
+PRAGMA user_version = 2;

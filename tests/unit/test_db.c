@@ -221,6 +221,66 @@ static void test_migrate_in_memory(void **state)
 	sqlite3_close(db);
 }
 
+/* Every table's columns as "table.col type notnull default pk" lines, in order. */
+static char *schema_shape(sqlite3 *db)
+{
+	static const char sql[] =
+		"SELECT group_concat(m.name || '.' || p.name || ' ' || p.type || ' ' || p.\"notnull\""
+		" || ' ' || ifnull(p.dflt_value, '-') || ' ' || p.pk, char(10))"
+		" FROM sqlite_master m, pragma_table_info(m.name) p"
+		" WHERE m.type = 'table' ORDER BY m.name, p.cid";
+	sqlite3_stmt *st = NULL;
+	char *shape = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	shape = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return shape;
+}
+
+/* A version 1 database (schema/schema.sql as it was, kept in tests/unit/schema-v1.sql)
+ * migrates to exactly the tables and columns a new database gets, and keeps its rows. */
+static void test_migrate_from_v1(void **state)
+{
+	sqlite3 *fresh = NULL, *old = NULL;
+	char err[256] = "", *want, *got, *v1 = NULL;
+	FILE *f = fopen(FR_TEST_DATA "/schema-v1.sql", "r");
+	long n;
+
+	(void)state;
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	v1 = calloc(1, n + 1);
+	assert_int_equal(fread(v1, 1, n, f), n);
+	fclose(f);
+
+	assert_int_equal(sqlite3_open(":memory:", &fresh), SQLITE_OK);
+	if (fr_db_migrate(fresh, err, sizeof(err)) != 0)
+		fail_msg("migrate new: %s", err);
+	assert_int_equal(sqlite3_open(":memory:", &old), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(old, v1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fr_db_schema_version(old), 1);
+	insert_sample(old);
+	if (fr_db_migrate(old, err, sizeof(err)) != 0)
+		fail_msg("migrate v1: %s", err);
+	assert_int_equal(fr_db_schema_version(old), FR_SCHEMA_VERSION);
+	assert_int_equal(query_int(old, "SELECT socket_cookie FROM flows"), 77);
+	assert_int_equal(query_int(old, "SELECT parent_flow_id IS NULL FROM flows"), 1);
+
+	want = schema_shape(fresh);
+	got = schema_shape(old);
+	assert_string_equal(got, want);
+	assert_non_null(strstr(want, "socket_events.flow_id INTEGER"));
+	free(want);
+	free(got);
+	free(v1);
+	sqlite3_close(fresh);
+	sqlite3_close(old);
+}
+
 static void test_reopen_keeps_data(void **state)
 {
 	struct fixture *fx = *state;
@@ -380,6 +440,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_db, setup, teardown),
 		cmocka_unit_test(test_migrate_in_memory),
+		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ro_refuses_missing, setup, teardown),
