@@ -185,20 +185,36 @@ static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *
 	return 0;
 }
 
-/* End a flow: report its final counters and forget it. If the report cannot be queued the
- * entry stays, marked ended, for user space's sweep to collect. */
-static __always_inline void flow_end(const struct fr_flow_key *key, __u64 now)
+/* Report a flow's final counters and forget it. If the report cannot be queued the entry
+ * stays, marked ended, for user space's sweep to collect. */
+static __always_inline void flow_end_entry(const struct fr_flow_key *key, struct fr_flow *f,
+					   __u64 now)
 {
-	struct fr_flow *f = bpf_map_lookup_elem(&flows, key);
-
-	if (!f)
-		return;
 	if (emit(FR_EV_FLOW_END, now, key, f)) {
 		f->flags |= FR_FLOW_ENDED;
 		f->last_ns = now;
 		return;
 	}
 	bpf_map_delete_elem(&flows, key);
+}
+
+/* End a flow. An MPTCP connection ends with its last subflow: the MPTCP socket's release
+ * comes before its subflows' FIN exchange, and an accepted one has no cookie to find it by. */
+static __always_inline void flow_end(const struct fr_flow_key *key, __u64 now)
+{
+	struct fr_flow *f = bpf_map_lookup_elem(&flows, key);
+	struct fr_flow_key pk = { .proto = FR_IPPROTO_MPTCP };
+	struct fr_flow *pf;
+
+	if (!f)
+		return;
+	pk.cookie = f->parent_cookie;
+	flow_end_entry(key, f, now);
+	if (!pk.cookie)
+		return;
+	pf = bpf_map_lookup_elem(&flows, &pk);
+	if (pf && __sync_sub_and_fetch(&pf->subflows, 1) == 0)
+		flow_end_entry(&pk, pf, now);
 }
 
 /* ---- packets ---------------------------------------------------------------------------- */
@@ -227,7 +243,12 @@ static __always_inline int load(struct __sk_buff *skb, __u32 off, void *to, __u3
 	return bpf_skb_load_bytes(skb, off, to, len);
 }
 
-static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p)
+static __always_inline bool is_icmp(__u32 proto)
+{
+	return proto == FR_IPPROTO_ICMP || proto == FR_IPPROTO_ICMPV6;
+}
+
+static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p, bool egress)
 {
 	__u16 ports[2];
 	__u32 l4off;
@@ -260,6 +281,23 @@ static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p)
 	} else {
 		return -1;
 	}
+	if (is_icmp(p->proto)) {
+		/* No ports: the local side's echo identifier stands in for its port (a ping
+		 * socket's "port" is that identifier); the remote has none. */
+		__u8 type;
+		__u16 id = 0;
+
+		if (load(skb, l4off, &type, 1))
+			return -1;
+		if ((p->proto == FR_IPPROTO_ICMP && (type == 8 || type == 0)) ||
+		    (p->proto == FR_IPPROTO_ICMPV6 && (type == 128 || type == 129)))
+			if (load(skb, l4off + 4, &id, 2))
+				return -1;
+		p->sport = egress ? bpf_ntohs(id) : 0;
+		p->dport = egress ? 0 : bpf_ntohs(id);
+		p->hdrlen = l4off + 8;
+		return 0;
+	}
 	if (p->proto != FR_IPPROTO_TCP && p->proto != FR_IPPROTO_UDP)
 		return -1;
 	if (load(skb, l4off, ports, sizeof(ports)))
@@ -282,6 +320,47 @@ static __always_inline void count(__u64 *bytes, __u64 *packets, __u64 nbytes, __
 {
 	__sync_fetch_and_add(bytes, nbytes);
 	__sync_fetch_and_add(packets, segs);
+}
+
+/* The key cookie of the MPTCP connection a TCP subflow belongs to (FR_MPTCP_TOKEN_COOKIE
+ * for one without a cookie), or 0 for plain TCP. */
+static __always_inline __u64 mptcp_parent_cookie(struct bpf_sock *sk)
+{
+	struct mptcp_sock *msk = bpf_skc_to_mptcp_sock(sk);
+	__u64 cookie;
+
+	if (!msk)
+		return 0;
+	cookie = BPF_CORE_READ(msk, sk.icsk_inet.sk.__sk_common.skc_cookie.counter);
+	return cookie ? cookie : FR_MPTCP_TOKEN_COOKIE | BPF_CORE_READ(msk, token);
+}
+
+/* A new subflow (f, already in the map) joins its MPTCP connection, whose flow is made by
+ * the first subflow from the subflow's own values: same owner, addresses and start. f is
+ * used as scratch and given back unchanged. The connection's open event goes first, so user
+ * space knows it by the time the subflow names it. */
+static __always_inline void mptcp_subflow_opened(struct fr_flow *f, __u64 now)
+{
+	struct fr_flow_key pk = { .cookie = f->parent_cookie, .proto = FR_IPPROTO_MPTCP };
+	struct fr_flow *pf;
+
+	f->parent_cookie = 0;
+	f->subflows = 1;
+	if (!bpf_map_update_elem(&flows, &pk, f, BPF_NOEXIST)) {
+		emit(FR_EV_FLOW_OPEN, now, &pk, f);
+	} else {
+		pf = bpf_map_lookup_elem(&flows, &pk);
+		if (pf) {
+			__sync_fetch_and_add(&pf->subflows, 1);
+			/* an accepted join brings its handshake, counted before it existed */
+			count(&pf->bytes_out, &pf->packets_out, f->bytes_out, f->packets_out);
+			count(&pf->bytes_in, &pf->packets_in, f->bytes_in, f->packets_in);
+		} else {
+			stat_inc(FR_STAT_FLOWS_FULL);
+		}
+	}
+	f->parent_cookie = pk.cookie;
+	f->subflows = 0;
 }
 
 /* Server side of a handshake: no accepted socket yet, count by 4-tuple. */
@@ -310,8 +389,13 @@ static __always_inline void pending_count(struct __sk_buff *skb, struct bpf_sock
 		if (!pe)
 			return;
 	}
-	if (!pe->listener_cookie && sk->state == FR_TCP_LISTEN)
-		pe->listener_cookie = bpf_get_socket_cookie(skb);
+	if (!pe->listener_cookie && sk->state == FR_TCP_LISTEN) {
+		/* An MPTCP listener listens through a kernel subflow socket nobody owns: the
+		 * owner is the MPTCP socket's. */
+		pe->listener_cookie = mptcp_parent_cookie(sk);
+		if (!pe->listener_cookie)
+			pe->listener_cookie = bpf_get_socket_cookie(skb);
+	}
 	if (egress)
 		count(&pe->bytes_out, &pe->packets_out, nbytes, segs);
 	else
@@ -323,9 +407,22 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 						   struct bpf_sock *fs, __u64 now)
 {
 	struct fr_owner *o = bpf_map_lookup_elem(&owners, &key->cookie);
+	__u32 connected = fs->dst_port; /* one load: the verifier refuses arithmetic on fs */
 	struct fr_flow f = {};
 	struct fr_flow *ret;
 
+	barrier_var(connected);
+
+	/* An MPTCP subflow speaks for its MPTCP socket, whose owner is the program's task; a
+	 * subflow the path manager opened has no owner of its own. */
+	if (key->proto == FR_IPPROTO_TCP)
+		f.parent_cookie = mptcp_parent_cookie(fs);
+	if (f.parent_cookie && !(f.parent_cookie & FR_MPTCP_TOKEN_COOKIE)) {
+		struct fr_owner *po = bpf_map_lookup_elem(&owners, &f.parent_cookie);
+
+		if (po)
+			o = po;
+	}
 	/* No owner: a socket that was closed already (late TCP teardown) or one we never saw
 	 * created. Counted, not guessed. */
 	if (!o) {
@@ -335,6 +432,7 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	f.id = o->id;
 	f.start_ns = now;
 	f.last_ns = now;
+	f.family = key->family;
 	__builtin_memcpy(f.laddr, egress ? p->saddr : p->daddr, 16);
 	f.lport = egress ? p->sport : p->dport;
 	__builtin_memcpy(f.wire_raddr, egress ? p->daddr : p->saddr, 16);
@@ -349,19 +447,24 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 			stat_inc(FR_STAT_FLOWS_FULL);
 		return ret;
 	}
-	if (p->proto == FR_IPPROTO_UDP && !fs->dst_port)
+	/* A socket with one flow per peer: its release ends them all. */
+	if ((p->proto == FR_IPPROTO_UDP || is_icmp(p->proto)) && !connected)
 		o->flags |= FR_OWNER_UNCONNECTED;
-	if (fs->dst_port) {
+	if (connected) {
 		o->peer_family = key->family;
 		o->peer_port = key->rport;
 		__builtin_memcpy(o->peer_addr, key->raddr, 16);
 	}
+	if (f.parent_cookie)
+		mptcp_subflow_opened(&f, now);
 	emit(FR_EV_FLOW_OPEN, now, key, &f);
 	return bpf_map_lookup_elem(&flows, key);
 }
 
 static __always_inline bool is_dns(const struct packet *p)
 {
+	if (is_icmp(p->proto))
+		return false;
 	for (int i = 0; i < FR_MAX_DNS_PORTS; i++) {
 		if (!dns_ports[i])
 			break;
@@ -407,7 +510,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	__u64 now, nbytes;
 	__u32 segs;
 
-	if (!sk || packet_parse(skb, &p))
+	if (!sk || packet_parse(skb, &p, egress))
 		return ALLOW;
 	now = bpf_ktime_get_ns();
 	segs = skb->gso_segs ? skb->gso_segs : 1;
@@ -460,6 +563,18 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 		count(&f->bytes_in, &f->packets_in, nbytes, segs);
 	}
 	f->last_ns = now;
+	if (f->parent_cookie) { /* an MPTCP subflow: its connection carries the same bytes */
+		struct fr_flow_key pk = { .cookie = f->parent_cookie, .proto = FR_IPPROTO_MPTCP };
+		struct fr_flow *pf = bpf_map_lookup_elem(&flows, &pk);
+
+		if (pf) {
+			if (egress)
+				count(&pf->bytes_out, &pf->packets_out, nbytes, segs);
+			else
+				count(&pf->bytes_in, &pf->packets_in, nbytes, segs);
+			pf->last_ns = now;
+		}
+	}
 	capture(skb, &key, &p, egress, now);
 	return ALLOW;
 }
@@ -478,10 +593,12 @@ int fr_skb_ingress(struct __sk_buff *skb)
 
 /* ---- socket life ------------------------------------------------------------------------ */
 
+/* Sockets recorded: TCP, UDP, MPTCP, and ping or raw ICMP sockets. */
 static __always_inline bool is_inet_l4(__u32 family, __u32 protocol)
 {
 	return (family == FR_AF_INET || family == FR_AF_INET6) &&
-	       (protocol == FR_IPPROTO_TCP || protocol == FR_IPPROTO_UDP);
+	       (protocol == FR_IPPROTO_TCP || protocol == FR_IPPROTO_UDP ||
+		protocol == FR_IPPROTO_MPTCP || is_icmp(protocol));
 }
 
 SEC("cgroup/sock_create")
@@ -606,6 +723,7 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 {
 	struct fr_pending_key pk = {};
 	struct fr_owner child = {};
+	struct bpf_sock *sk;
 	struct fr_owner *lo = NULL;
 	struct fr_pending *pe;
 	struct fr_flow f = {};
@@ -630,8 +748,12 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	f.wire_rport = key->rport;
 	f.start_ns = now;
 	f.last_ns = now;
+	f.family = key->family;
 	f.direction = FR_DIR_IN;
 	f.flags = FR_FLOW_STATE_CB;
+	sk = skops->sk; /* loaded once: the NULL check must be on what the helper gets */
+	if (sk)
+		f.parent_cookie = mptcp_parent_cookie(sk);
 
 	pe = bpf_map_lookup_elem(&pending, &pk);
 	if (pe) {
@@ -659,6 +781,8 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 			cur->flags |= FR_FLOW_STATE_CB;
 		return;
 	}
+	if (f.parent_cookie)
+		mptcp_subflow_opened(&f, now);
 	emit(FR_EV_FLOW_OPEN, now, key, &f);
 }
 

@@ -63,11 +63,22 @@ struct fr_owner {
 struct fr_flow_key {
 	__u64 cookie;
 	__u32 raddr[4];
-	__u16 rport;
-	__u8 family; /* 4 or 6 */
-	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP */
-	__u32 _pad;
+	__u16 rport; /* ICMP: 0 */
+	__u16 proto; /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6 or _MPTCP (262) */
+	__u8 family; /* 4 or 6 (0 in an MPTCP connection's key: see below) */
+	__u8 _pad[3];
 };
+
+#define FR_IPPROTO_ICMP 1
+#define FR_IPPROTO_ICMPV6 58
+#define FR_IPPROTO_MPTCP 262
+
+/* An MPTCP connection is a flow of its own, keyed by the MPTCP socket's cookie alone
+ * (address and family zero: its subflows may use several), so that any subflow finds it
+ * from the cookie it carries in parent_cookie. An accepted MPTCP socket has no cookie (the
+ * kernel cloned it, and no BPF hook that could make one sees it): its connection token,
+ * tagged with this bit, stands in. */
+#define FR_MPTCP_TOKEN_COOKIE (1ULL << 63)
 
 /* fr_flow.flags */
 #define FR_FLOW_STATE_CB 1 /* sockops will report TCP_CLOSE: sock_release leaves it alone */
@@ -87,11 +98,14 @@ struct fr_flow {
 	__u64 packets_in;
 	__u32 laddr[4];
 	__u32 wire_raddr[4]; /* the remote as on the wire, after any NAT (the key has the asked one) */
-	__u16 lport;
+	__u64 parent_cookie; /* an MPTCP subflow: its connection's key cookie; else 0 */
+	__u32 subflows;      /* an MPTCP connection: subflows not yet ended */
+	__u16 lport;         /* ICMP: the echo identifier of a ping socket, else 0 */
 	__u16 wire_rport;
 	__u8 direction;
 	__u8 flags;
-	__u8 _pad[2];
+	__u8 family;         /* of laddr and wire_raddr: an MPTCP connection's key has none */
+	__u8 _pad[5];
 };
 
 /* Packets of a TCP handshake seen on the listening socket, before the accepted socket
@@ -184,10 +198,9 @@ struct fr_iter_sock {
 	__u32 raddr[4];
 	__u16 lport;
 	__u16 rport;
+	__u16 proto;
 	__u8 family;
-	__u8 proto;
 	__u8 state; /* TCP state, 10 = LISTEN */
-	__u8 _pad;
 };
 
 #endif /* FLOWREC_H */

@@ -214,9 +214,14 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 		op.key = uf->key;
 		op.id = identity_real(c, &uf->owner);
 		op.start_ns = real_ns(c, now->start_ns);
-		rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, uf->key.family, uf->key.raddr,
-					     uf->owner.pid, op.start_ns);
+		if (uf->key.family)
+			rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, uf->key.family,
+						     uf->key.raddr, uf->owner.pid, op.start_ns);
+		else /* an MPTCP connection: the peer its first subflow went to */
+			rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, now->family,
+						     now->wire_raddr, uf->owner.pid, op.start_ns);
 		op.rname = rname ? strdup(rname) : NULL;
+		op.parent_flow_id = uf->parent_id;
 		uf->inserted = true;
 	}
 	fr_db_writer_push(c->w, &op);
@@ -235,6 +240,12 @@ static struct fr_uflow *flow_new(struct fr_consumer *c, const struct fr_flow_key
 	uf->id = c->next_flow_id++;
 	uf->owner = f->id;
 	uf->last = *f;
+	if (f->parent_cookie) { /* BPF opens an MPTCP connection before its first subflow */
+		struct fr_flow_key pk = { .cookie = f->parent_cookie, .proto = FR_IPPROTO_MPTCP };
+		struct fr_uflow *parent = fr_flow_table_find(c->flows, &pk);
+
+		uf->parent_id = parent ? parent->id : 0;
+	}
 	uf->sweep_gen = c->gen;
 	process_seen(c, &f->id);
 	return uf;

@@ -30,8 +30,8 @@ static const char *const stmt_sql[ST_MAX] = {
 		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
 		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
 		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured, "
-		"rname, orig_raddr, orig_rport) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
-		"?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+		"rname, orig_raddr, orig_rport, parent_flow_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+		"?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
 	[ST_FLOW_COUNTERS] =
 		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
 		"packets_in=?7, packets_captured=?8 WHERE id=?1",
@@ -171,6 +171,24 @@ static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
 	}
 }
 
+/* flows.proto */
+static const char *flow_proto_name(unsigned proto)
+{
+	switch (proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case FR_IPPROTO_ICMP:
+		return "icmp";
+	case FR_IPPROTO_ICMPV6:
+		return "icmp6";
+	case FR_IPPROTO_MPTCP:
+		return "mptcp";
+	}
+	return "?";
+}
+
 static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
 	/* Every buffer bound below lives until the step at the end of this function. */
@@ -179,7 +197,10 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	sqlite3_stmt *st;
 
 	switch (op->type) {
-	case FR_OP_FLOW_INSERT:
+	case FR_OP_FLOW_INSERT: {
+		/* An MPTCP connection's key has no address: the family is the flow's. */
+		int family = op->key.family ? op->key.family : op->flow.family;
+
 		st = w->st[ST_FLOW_INSERT];
 		sqlite3_bind_int64(st, 1, op->flow_id);
 		sqlite3_bind_int64(st, 2, w->run_id);
@@ -195,17 +216,17 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 			sqlite3_bind_int64(st, 12, (int64_t)op->id.proc_start_ns);
 		else
 			sqlite3_bind_null(st, 12);
-		sqlite3_bind_text(st, 13, op->key.proto == 6 ? "tcp" : "udp", -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 14, op->key.family);
+		sqlite3_bind_text(st, 13, flow_proto_name(op->key.proto), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 14, family);
 		sqlite3_bind_text(st, 15, op->flow.direction == FR_DIR_IN ? "in" : "out", -1,
 				  SQLITE_STATIC);
-		bind_addr(st, 16, op->key.family, op->flow.laddr, laddr);
+		bind_addr(st, 16, family, op->flow.laddr, laddr);
 		sqlite3_bind_int(st, 17, op->flow.lport);
 		/* raddr as on the wire; the key's (asked) one too when NAT made them differ */
-		bind_addr(st, 18, op->key.family, op->flow.wire_raddr, raddr);
+		bind_addr(st, 18, family, op->flow.wire_raddr, raddr);
 		sqlite3_bind_int(st, 19, op->flow.wire_rport);
-		if (memcmp(op->flow.wire_raddr, op->key.raddr, sizeof(op->key.raddr)) ||
-		    op->flow.wire_rport != op->key.rport) {
+		if (op->key.family && (memcmp(op->flow.wire_raddr, op->key.raddr, sizeof(op->key.raddr)) ||
+				       op->flow.wire_rport != op->key.rport)) {
 			bind_addr(st, 27, op->key.family, op->key.raddr, orig_raddr);
 			sqlite3_bind_int(st, 28, op->key.rport);
 		} else {
@@ -219,7 +240,12 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 24, (int64_t)op->key.cookie);
 		sqlite3_bind_int64(st, 25, (int64_t)op->captured);
 		bind_text_or_null(st, 26, op->rname);
+		if (op->parent_flow_id)
+			sqlite3_bind_int64(st, 29, op->parent_flow_id);
+		else
+			sqlite3_bind_null(st, 29);
 		break;
+	}
 	case FR_OP_FLOW_COUNTERS:
 		st = w->st[ST_FLOW_COUNTERS];
 		sqlite3_bind_int64(st, 1, op->flow_id);

@@ -142,6 +142,7 @@ struct fr_op {
 	struct fr_chunk_flow *chunk_flows; /* FR_OP_CHUNK: heap array the writer frees */
 	uint32_t nchunk_flows;
 	char *rname;                 /* FR_OP_FLOW_INSERT: heap string or NULL */
+	int64_t parent_flow_id;      /* FR_OP_FLOW_INSERT: an MPTCP subflow's connection, or 0 */
 	/* FR_OP_DNS: start_ns = query time, last_ns = response time (0: none), id = owner */
 	char *qname, *answers;       /* heap strings or NULL */
 	char dns_server[46];
@@ -207,6 +208,7 @@ struct fr_uflow {
 	struct fr_flow_key key;
 	int64_t id;
 	struct fr_identity owner;
+	int64_t parent_id;   /* an MPTCP subflow: its connection's flow id (0: none or unknown) */
 	struct fr_flow last; /* counters as last written */
 	uint32_t sweep_gen;  /* last sweep that saw it in the BPF map */
 	bool missing_once;   /* absent from one sweep: ended if absent from the next */

@@ -5,12 +5,15 @@ byte for byte.
 Each mode names itself (prctl PR_SET_NAME) before it opens a socket, so the recorded comm is
 known, and writes "pid" to --pidfile so the test knows which process to expect.
 
-  tcp-server ADDR PORT [--reply N] [--accepts K] [--forks F]
+  tcp-server ADDR PORT [--reply N] [--accepts K] [--forks F] [--mptcp]
       listen; per accepted connection read until EOF, print the byte count, reply N bytes.
       --forks F: the listening socket is shared by F child processes that each accept once
-      (each child writes its pid to PIDFILE.<i>).
-  tcp-client ADDR PORT SEND [--chunks C --interval S]
+      (each child writes its pid to PIDFILE.<i>). --mptcp: an MPTCP socket (protocol 262).
+  tcp-client ADDR PORT SEND [--chunks C --interval S] [--mptcp]
       connect, send SEND bytes (in C chunks S seconds apart), shut down, read until EOF.
+  icmp-echo ADDR COUNT SIZE [--raw]
+      COUNT echo requests with SIZE payload bytes through a ping socket (or a raw one), each
+      waiting for its reply; prints the echo identifier, then how many replies came
   udp-echo ADDR PORT COUNT       receive COUNT datagrams, echo each back
   udp-sink ADDR PORT COUNT       receive COUNT datagrams
   udp-connected ADDR PORT COUNT SIZE     connect(), send COUNT datagrams, read the echoes
@@ -30,6 +33,7 @@ import argparse
 import ctypes
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -67,8 +71,11 @@ def serve_one(conn, reply):
     conn.close()
 
 
+IPPROTO_MPTCP = 262
+
+
 def tcp_server(a):
-    s = socket.socket(family_of(a.addr), socket.SOCK_STREAM)
+    s = socket.socket(family_of(a.addr), socket.SOCK_STREAM, IPPROTO_MPTCP if a.mptcp else 0)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.addr, a.port))
     s.listen(64)
@@ -96,7 +103,8 @@ def tcp_server(a):
 
 
 def tcp_client(a):
-    c = socket.create_connection((a.addr, a.port))
+    c = socket.socket(family_of(a.addr), socket.SOCK_STREAM, IPPROTO_MPTCP if a.mptcp else 0)
+    c.connect((a.addr, a.port))
     chunk = a.send // a.chunks
     for i in range(a.chunks):
         size = chunk if i < a.chunks - 1 else a.send - chunk * (a.chunks - 1)
@@ -193,6 +201,48 @@ def udp_send(a):
     s.close()
 
 
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def icmp_echo(a):
+    """COUNT echo requests of SIZE payload bytes, each waiting for its reply, through a ping
+    socket (the kernel sets the identifier: the socket's port) or a raw one (identifier 0x4242;
+    IPv4 checksum ours, IPv6's the kernel's). Prints the identifier, then the replies got."""
+    fam = family_of(a.addr)
+    v6 = fam == socket.AF_INET6
+    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+    s = socket.socket(fam, socket.SOCK_RAW if a.raw else socket.SOCK_DGRAM, proto)
+    s.settimeout(2)
+    ident = 0x4242
+    req, rep = (128, 129) if v6 else (8, 0)
+    got = 0
+    for seq in range(1, a.count + 1):
+        payload = bytes([seq]) * a.size
+        hdr = struct.pack("!BBHHH", req, 0, 0, ident, seq)
+        if a.raw and not v6:
+            hdr = struct.pack("!BBHHH", req, 0, inet_checksum(hdr + payload), ident, seq)
+        s.sendto(hdr + payload, (a.addr, 0))
+        if not a.raw and seq == 1:
+            ident = s.getsockname()[1]
+            print(ident, flush=True)
+        while True:
+            data = s.recv(65535)
+            if a.raw and not v6:
+                data = data[(data[0] & 0xF) * 4:]  # raw IPv4 delivers the IP header
+            if data[0] == rep and struct.unpack("!H", data[6:8])[0] == seq:
+                got += 1
+                break
+    if a.raw:
+        print(ident, flush=True)
+    print(got, flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--comm")
@@ -204,10 +254,15 @@ def main():
     m.add_argument("--reply", type=int, default=0)
     m.add_argument("--accepts", type=int, default=1)
     m.add_argument("--forks", type=int, default=0)
+    m.add_argument("--mptcp", action="store_true")
     m = sub.add_parser("tcp-client")
     m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("send", type=int)
     m.add_argument("--chunks", type=int, default=1)
     m.add_argument("--interval", type=float, default=0)
+    m.add_argument("--mptcp", action="store_true")
+    m = sub.add_parser("icmp-echo")
+    m.add_argument("addr"); m.add_argument("count", type=int); m.add_argument("size", type=int)
+    m.add_argument("--raw", action="store_true")
     for mode in ("udp-echo", "udp-sink"):
         m = sub.add_parser(mode)
         m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("count", type=int)
@@ -239,7 +294,7 @@ def main():
      "udp-echo": lambda a: udp_server(a, True), "udp-sink": lambda a: udp_server(a, False),
      "udp-connected": udp_connected, "udp-unconnected": udp_unconnected,
      "hold": hold, "udp-numbered": udp_numbered, "dns-delayed": dns_delayed,
-     "resolve-connect": resolve_connect, "udp-send": udp_send}[a.mode](a)
+     "resolve-connect": resolve_connect, "udp-send": udp_send, "icmp-echo": icmp_echo}[a.mode](a)
 
 
 if __name__ == "__main__":
