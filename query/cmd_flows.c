@@ -41,7 +41,7 @@ static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 static const struct flowq_filter_query flows_query = {
 	.select = "SELECT id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family,"
 		  " direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out,"
-		  " packets_in, packets_captured FROM flows",
+		  " packets_in, packets_captured, parent_flow_id FROM flows",
 	.filters = flows_filters,
 	.count = FILTER_COUNT,
 	.order = " ORDER BY start_ns, id",
@@ -81,7 +81,7 @@ static const struct argp_option flows_options[] = {
 	  "Only flows whose local or remote address is ADDR (IPv4 or IPv6, any spelling: ::0001 "
 	  "matches ::1)", 0 },
 	{ "port", OPT_PORT, "N", 0, "Only flows whose local or remote port is N", 0 },
-	{ "proto", OPT_PROTO, "PROTO", 0, "Only tcp or only udp flows", 0 },
+	{ "proto", OPT_PROTO, "PROTO", 0, "Only flows of this protocol: tcp, udp, icmp, icmp6 or mptcp", 0 },
 	{ "container", OPT_CONTAINER, "ID", 0,
 	  "Only flows whose owning process ran in container ID (processes.container: the full "
 	  "hex id or a prefix of it, such as Docker's 12-character short id)", 0 },
@@ -93,8 +93,10 @@ static const char flows_doc[] =
 	"\v"
 	"Columns: id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family, "
 	"direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out, "
-	"packets_in, packets_captured. end_ns is null while the flow is open; family is 4 or 6; "
-	"direction is 'out' (this host connected or sent first) or 'in'. rname is the name whose "
+	"packets_in, packets_captured, parent_flow_id. end_ns is null while the flow is open; "
+	"family is 4 or 6; direction is 'out' (this host connected or sent first) or 'in'. An "
+	"'mptcp' flow is an MPTCP connection; its TCP subflows name it in parent_flow_id. ICMP "
+	"flows have the echo identifier as lport and 0 as rport. rname is the name whose "
 	"DNS answer gave raddr (the name asked for, the start of a CNAME chain), null when no "
 	"such answer was seen; packets_captured counts the flow's packets written to the "
 	"capture files (flowq pcap --flow ID exports them). --container matches the owning "
@@ -134,8 +136,10 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 		args->filters[FILTER_PORT] = flowq_filter_port(arg);
 		break;
 	case OPT_PROTO:
-		if (strcmp(arg, "tcp") != 0 && strcmp(arg, "udp") != 0)
-			flowq_usage_error("invalid --proto '%s': expected tcp or udp", arg);
+		if (strcmp(arg, "tcp") && strcmp(arg, "udp") && strcmp(arg, "icmp") &&
+		    strcmp(arg, "icmp6") && strcmp(arg, "mptcp"))
+			flowq_usage_error("invalid --proto '%s': expected tcp, udp, icmp, icmp6 or mptcp",
+					  arg);
 		args->filters[FILTER_PROTO] = flowq_filter_text(arg);
 		break;
 	case OPT_CONTAINER: {

@@ -56,7 +56,7 @@ static const struct argp_option main_options[] = {
 	COMMAND_DOC("flows [FILTER...]",
 		    "List flows ordered by start time. Filters, combined with AND: --since T, "
 		    "--until T, --pid N, --comm NAME, --netns INODE, --host ADDR, --port N, "
-		    "--proto tcp|udp."),
+		    "--proto tcp|udp|icmp|icmp6|mptcp."),
 	COMMAND_DOC("dns [FILTER...]",
 		    "List DNS queries and their responses (either side: a recorded task asking or "
 		    "answering) ordered by time. Filters, combined with AND: --since T, --until T "

@@ -121,7 +121,7 @@ check "flowq <TAB>: the commands of flowq --help" "$(xargs <<<"$cmds")" \
 	"$(complete_words "$COMP/flowq" "$DEST/usr/bin:/usr/bin:/bin" flowq --utc "")"
 check "flowq flows --pro<TAB>" "--proto=" \
 	"$(complete_words "$COMP/flowq" "$DEST/usr/bin:/usr/bin:/bin" flowq flows --pro)"
-check "flowq flows --proto <TAB>" "tcp udp" \
+check "flowq flows --proto <TAB>" "tcp udp icmp icmp6 mptcp" \
 	"$(complete_words "$COMP/flowq" "$DEST/usr/bin:/usr/bin:/bin" flowq flows --proto "")"
 check "flowrec --snap<TAB>" "--snaplen=" \
 	"$(complete_words "$COMP/flowrec" "$DEST/usr/sbin:/usr/bin:/bin" flowrec --snap)"
