@@ -825,11 +825,310 @@ int fr_sockops(struct bpf_sock_ops *skops)
 #define FR_NR_ACCEPT 43
 #define FR_NR_ACCEPT4 288
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define FR_NR_SOCKET 41
+#define FR_NR_CONNECT 42
+#define FR_NR_BIND 49
+#define FR_NR_LISTEN 50
+#define FR_NR_SETSOCKOPT 54
+#define FR_NR_CLOSE 3
+/* A 32-bit task's syscall numbers mean other calls (3 is read there): TS_COMPAT. */
+#define FR_COMPAT_SYSCALL(task, regs) (BPF_CORE_READ(task, thread_info.status) & 0x0002)
 #elif defined(__TARGET_ARCH_arm64)
 #define FR_NR_ACCEPT 202
 #define FR_NR_ACCEPT4 242
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define FR_NR_SOCKET 198
+#define FR_NR_BIND 200
+#define FR_NR_LISTEN 201
+#define FR_NR_CONNECT 203
+#define FR_NR_SETSOCKOPT 208
+#define FR_NR_CLOSE 57
+/* AArch32 tasks: PSR_MODE32_BIT in the saved pstate. */
+#define FR_COMPAT_SYSCALL(task, regs) (BPF_CORE_READ(regs, pstate) & 0x10)
 #endif
+
+/* ---- socket calls ----------------------------------------------------------------------- */
+
+/*
+ * socket(), bind(), listen(), connect(), accept(), setsockopt() and close() on IPv4 and IPv6
+ * sockets of the recorded tasks, with their arguments and results (socket_events, and
+ * docs/events.md). No kprobe or LSM hook is needed: tp_btf/sys_enter stashes the arguments
+ * by thread, tp_btf/sys_exit takes the result and queues one record. A descriptor is tied to
+ * its socket in the calling task, through task->files->fdt->fd[fd]: at entry to know whether
+ * the call is on an inet socket at all (and, for close, while the socket is still there),
+ * at exit for what the call changed (the address bound, the socket accept made).
+ */
+
+/* Set by user space before load (--no-socket-events). */
+const volatile bool socket_events_enabled = true;
+
+#define FR_S_IFMT 0170000
+#define FR_S_IFSOCK 0140000
+#define FR_FMODE_PATH (1U << 14)
+#define FR_SOCK_TYPE_MASK 0xf
+#define FR_MAX_CALLS 16384
+
+/* A call between its entry and its return, by thread. */
+struct fr_call {
+	__u32 nr;
+	__u32 _pad;
+	struct fr_sock_event ev;
+};
+
+/* LRU: a thread that never returns from its call (killed, or exiting) must not hold its
+ * entry; when full, the oldest calls lose their record, not the newest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FR_MAX_CALLS);
+	__type(key, __u64);
+	__type(value, struct fr_call);
+} calls SEC(".maps");
+
+/* Descriptor -> socket in task's table, or NULL if fd is not a socket. The socket file
+ * operations are not in this kernel's BTF or kallsyms (a static), so a socket file is
+ * known by its inode type and the socket's pointer back to the file (an O_PATH descriptor
+ * of a socket inode has neither). */
+static __always_inline struct socket *fd_socket(struct task_struct *task, long fd)
+{
+	struct file **fds;
+	struct file *file;
+	struct socket *sock;
+	umode_t mode;
+
+	if (fd < 0 || (unsigned long)fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & FR_S_IFMT) != FR_S_IFSOCK || (BPF_CORE_READ(file, f_mode) & FR_FMODE_PATH))
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, file) != file)
+		return NULL;
+	return sock;
+}
+
+static __always_inline bool is_sock_call(long nr)
+{
+	return nr == FR_NR_SOCKET || nr == FR_NR_BIND || nr == FR_NR_LISTEN || nr == FR_NR_CONNECT ||
+	       nr == FR_NR_ACCEPT || nr == FR_NR_ACCEPT4 || nr == FR_NR_SETSOCKOPT || nr == FR_NR_CLOSE;
+}
+
+/* An address as the database writes it: an IPv4-mapped IPv6 address is IPv4. Returns the
+ * family (4 or 6). */
+static __always_inline __u8 addr_put(__u32 *to, __u32 family, __u32 v4, const __u32 *v6)
+{
+	if (family == FR_AF_INET6 && !(v6[0] | v6[1]) && v6[2] == bpf_htonl(0xffff)) {
+		to[0] = v6[3];
+		return 4;
+	}
+	if (family == FR_AF_INET6) {
+		to[0] = v6[0];
+		to[1] = v6[1];
+		to[2] = v6[2];
+		to[3] = v6[3];
+		return 6;
+	}
+	to[0] = v4;
+	return 4;
+}
+
+/* The socket's family, type and protocol, its cookie, its connected peer and (local) its
+ * local address. false if it is not an IPv4 or IPv6 socket. */
+static __always_inline bool sock_fill(struct fr_sock_event *e, struct socket *sock, bool local)
+{
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family;
+	__u16 port;
+	__u32 v6[4];
+
+	if (!sk)
+		return false;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != FR_AF_INET && family != FR_AF_INET6)
+		return false;
+	e->family = family == FR_AF_INET6 ? 6 : 4;
+	e->sock_type = BPF_CORE_READ(sock, type);
+	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	/* 0 if never generated: cgroup/sock_create makes it for the TCP and UDP sockets of the
+	 * recorded tasks. */
+	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	e->peer_family = 0;
+	if (port) {
+		BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		e->peer_family = addr_put(e->peer_addr, family,
+					  BPF_CORE_READ(sk, __sk_common.skc_daddr), v6);
+		e->peer_port = bpf_ntohs(port);
+	}
+	if (!local)
+		return true;
+	BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	e->laddr_family = addr_put(e->laddr, family, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), v6);
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* Unbound: no local address. */
+	if (!e->lport && !(e->laddr[0] | e->laddr[1] | e->laddr[2] | e->laddr[3]))
+		e->laddr_family = 0;
+	return true;
+}
+
+/* The address a bind() or connect() was given, from the caller's memory. Returns its
+ * family (4 or 6), or 0 if it is none of those or unreadable. */
+static __always_inline __u8 sockaddr_read(const void *uaddr, long len, __u32 *addr, __u16 *port)
+{
+	struct sockaddr_in6 sa6 = {};
+	__u16 family;
+
+	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return 0;
+	if (family == FR_AF_INET && len >= (long)sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sa;
+
+		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+			return 0;
+		*port = bpf_ntohs(sa.sin_port);
+		addr[0] = sa.sin_addr.s_addr;
+		return 4;
+	}
+	if (family == FR_AF_INET6 && len >= (long)sizeof(sa6)) {
+		if (bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
+			return 0;
+		*port = bpf_ntohs(sa6.sin6_port);
+		return addr_put(addr, FR_AF_INET6, 0, sa6.sin6_addr.in6_u.u6_addr32);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fr_sys_enter, struct pt_regs *regs, long nr)
+{
+	struct task_struct *task;
+	struct fr_call c = {};
+	struct socket *sock;
+	__u64 pid_tgid;
+	long arg0;
+
+	/* Every syscall of the host comes here: the number first, cheapest. */
+	if (!socket_events_enabled || !is_sock_call(nr))
+		return 0;
+	if (bpf_current_task_under_cgroup(&recorded_cgroup, 0) != 1)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (FR_COMPAT_SYSCALL(task, regs))
+		return 0;
+	/* tp_btf/sys_enter has the task's own registers, not a syscall wrapper's. */
+	arg0 = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	c.nr = nr;
+	c.ev.type = FR_EV_SOCKET;
+	c.ev.fd = arg0;
+	if (nr == FR_NR_SOCKET) {
+		if (arg0 != FR_AF_INET && arg0 != FR_AF_INET6)
+			return 0;
+		c.ev.call = FR_CALL_CREATE;
+		c.ev.fd = -1;
+		c.ev.family = arg0 == FR_AF_INET6 ? 6 : 4;
+		c.ev.sock_type = PT_REGS_PARM2_CORE_SYSCALL(regs) & FR_SOCK_TYPE_MASK;
+		c.ev.protocol = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		goto stash;
+	}
+	/* Every other call names a descriptor: only those of inet sockets are recorded, and
+	 * close() must look now, the socket is gone at its return. */
+	sock = fd_socket(task, arg0);
+	if (!sock || !sock_fill(&c.ev, sock, true))
+		return 0;
+	switch (nr) {
+	case FR_NR_BIND:
+		c.ev.call = FR_CALL_BIND;
+		__builtin_memset(c.ev.laddr, 0, sizeof(c.ev.laddr));
+		c.ev.lport = 0;
+		c.ev.laddr_family = sockaddr_read((void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+						  PT_REGS_PARM3_CORE_SYSCALL(regs), c.ev.laddr, &c.ev.lport);
+		break;
+	case FR_NR_CONNECT:
+		c.ev.call = FR_CALL_CONNECT;
+		c.ev.raddr_family = sockaddr_read((void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+						  PT_REGS_PARM3_CORE_SYSCALL(regs), c.ev.raddr, &c.ev.rport);
+		break;
+	case FR_NR_LISTEN:
+		c.ev.call = FR_CALL_LISTEN;
+		c.ev.backlog = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		break;
+	case FR_NR_ACCEPT:
+	case FR_NR_ACCEPT4:
+		c.ev.call = FR_CALL_ACCEPT;
+		break;
+	case FR_NR_SETSOCKOPT:
+		c.ev.call = FR_CALL_SETSOCKOPT;
+		c.ev.level = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		c.ev.optname = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		break;
+	default:
+		c.ev.call = FR_CALL_CLOSE;
+		break;
+	}
+stash:
+	pid_tgid = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&calls, &pid_tgid, &c, BPF_ANY);
+	return 0;
+}
+
+/* The return of a call stashed by fr_sys_enter: one FR_EV_SOCKET record. */
+static __always_inline void sock_call_exit(long nr, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fr_sock_event *e;
+	struct socket *sock = NULL;
+	struct fr_call *c;
+	__u8 call;
+	long fd;
+
+	if (!is_sock_call(nr))
+		return;
+	c = bpf_map_lookup_elem(&calls, &pid_tgid);
+	if (!c)
+		return;
+	call = c->ev.call;
+	if (c->nr != nr) { /* a stale entry (a call that never returned) */
+		bpf_map_delete_elem(&calls, &pid_tgid);
+		return;
+	}
+	/* What the call changed is read from the socket after it; close() has taken it away. */
+	fd = c->ev.fd;
+	if (call == FR_CALL_CREATE || call == FR_CALL_ACCEPT)
+		fd = ret; /* the new socket's descriptor, if the call made one */
+	if (call != FR_CALL_CLOSE && fd >= 0)
+		sock = fd_socket(bpf_get_current_task_btf(), fd);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FR_STAT_RINGBUF_FULL);
+		bpf_map_delete_elem(&calls, &pid_tgid);
+		return;
+	}
+	__builtin_memcpy(e, &c->ev, sizeof(*e));
+	bpf_map_delete_elem(&calls, &pid_tgid);
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ret = ret;
+	identity_from_current(&e->id);
+	if (sock) {
+		/* bind: laddr stays the address asked for. A descriptor that is no longer an
+		 * inet socket (closed and reused by another thread) keeps what entry saw. */
+		if (!sock_fill(e, sock, call != FR_CALL_BIND) && call == FR_CALL_ACCEPT)
+			e->cookie = 0;
+		if (call == FR_CALL_ACCEPT && e->peer_family) {
+			e->raddr_family = e->peer_family;
+			__builtin_memcpy(e->raddr, e->peer_addr, sizeof(e->raddr));
+			e->rport = e->peer_port;
+		}
+	} else if (call == FR_CALL_ACCEPT) {
+		e->cookie = 0; /* failed: no new socket (family, type and laddr are the listener's) */
+	}
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FR_WAKEUP_BYTES ?
+				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* ---- accept() (continued) and the return of every socket call ---------------------------- */
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
@@ -838,24 +1137,21 @@ int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
 	struct fr_flow_key key = {};
 	struct fr_owner *o;
 	struct fr_flow *f;
-	struct file **fds;
-	struct file *file;
 	struct socket *sock;
 	struct sock *sk;
 	long nr;
 
+	nr = SYSCALL_NR(regs);
+	if (socket_events_enabled)
+		sock_call_exit(nr, ret);
 	if (ret < 0)
 		return 0;
-	nr = SYSCALL_NR(regs);
 	if (nr != FR_NR_ACCEPT && nr != FR_NR_ACCEPT4)
 		return 0;
 	task = bpf_get_current_task_btf();
-	if ((unsigned long)ret >= BPF_CORE_READ(task, files, fdt, max_fds))
+	sock = fd_socket(task, ret);
+	if (!sock)
 		return 0;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]) || !file)
-		return 0;
-	sock = BPF_CORE_READ(file, private_data);
 	sk = BPF_CORE_READ(sock, sk);
 	/* sockops generated the cookie at the passive open; 0 means not one of ours. */
 	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);

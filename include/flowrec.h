@@ -133,6 +133,7 @@ enum fr_event_type {
 	FR_EV_OWNER = 3,        /* key, flow.id: the socket changed hands (accept) */
 	FR_EV_SOCK_RELEASE = 4, /* key.cookie, ts: user space ends this socket's other flows */
 	FR_EV_EXEC = 5,         /* struct fr_exec_event: a task of the subtree ran execve() */
+	FR_EV_SOCKET = 6,       /* struct fr_sock_event: a socket call returned */
 };
 
 #define FR_EXEC_PATH_LEN 256
@@ -148,6 +149,50 @@ struct fr_exec_event {
 	__u32 _pad;
 	char exe[FR_EXEC_PATH_LEN]; /* the path given to execve */
 	char args[FR_EXEC_ARGS_LEN];
+};
+
+/* The socket calls recorded in socket_events (fr_sock_event.call). */
+enum fr_sock_call {
+	FR_CALL_CREATE = 1, /* socket() */
+	FR_CALL_BIND,
+	FR_CALL_LISTEN,
+	FR_CALL_CONNECT,
+	FR_CALL_ACCEPT,     /* accept() and accept4() */
+	FR_CALL_SETSOCKOPT,
+	FR_CALL_CLOSE,
+	FR_CALL_MAX,
+};
+
+/* One socket call of a recorded task on an IPv4 or IPv6 socket, taken at its return.
+ * Address families are 4 or 6 as the address is written (an IPv4-mapped IPv6 address is
+ * IPv4), 0 when there is no such address. type comes first, as in fr_event. */
+struct fr_sock_event {
+	__u32 type;         /* FR_EV_SOCKET */
+	__u8 call;          /* enum fr_sock_call */
+	__u8 family;        /* the socket's: 4 or 6 */
+	__u8 laddr_family;
+	__u8 raddr_family;
+	__u64 ts_ns;
+	__s64 ret;          /* the call's result: 0, a descriptor, or -errno */
+	__u64 cookie;       /* accept: the new socket's; 0: none */
+	struct fr_identity id;
+	__s32 fd;           /* the descriptor given (accept: the listening one); -1 for create */
+	__u16 sock_type;    /* SOCK_STREAM, ... without SOCK_NONBLOCK and SOCK_CLOEXEC */
+	__u16 protocol;     /* the socket's sk_protocol (create: as asked, if it failed) */
+	__s32 backlog;      /* listen */
+	__s32 level;        /* setsockopt */
+	__s32 optname;      /* setsockopt */
+	__u16 lport;
+	__u16 rport;
+	__u32 laddr[4];     /* bind: the one asked for; else the socket's after the call */
+	__u32 raddr[4];     /* connect: the one asked for; accept: the peer */
+	/* The socket's connected peer after the call (close: before it), the remote of its
+	 * flow key; peer_family 0: not connected. */
+	__u32 peer_addr[4];
+	__u16 peer_port;
+	__u8 peer_family;
+	__u8 _pad;
+	__u32 _pad2;
 };
 
 /* The one record type of the events ring buffer. */

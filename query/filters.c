@@ -147,7 +147,7 @@ int flowq_print_filtered(const struct flowq_globals *globals, const struct fr_ou
 	char *sql = NULL;
 	int status = FLOWQ_EXIT_FAILURE;
 
-	if (flowq_db_open(globals, &db))
+	if (flowq_db_open(globals, &db) || (query->setup && query->setup(db)))
 		goto cleanup;
 	sql = flowq_filter_sql(query, values);
 	if (!sql) {

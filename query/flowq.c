@@ -22,6 +22,7 @@ static const struct flowq_command commands[] = {
 	{ "sql", cmd_sql },
 	{ "flows", cmd_flows },
 	{ "dns", cmd_dns },
+	{ "events", cmd_events },
 	{ "status", cmd_status },
 	{ "pcap", cmd_pcap },
 	{ "plot", cmd_plot },
@@ -62,6 +63,10 @@ static const struct argp_option main_options[] = {
 		    "answering) ordered by time. Filters, combined with AND: --since T, --until T "
 		    "(inclusive), --pid N, --comm NAME, --name GLOB (case-insensitive), --rcode R "
 		    "(NXDOMAIN, ...), --type T (A, AAAA, ...)."),
+	COMMAND_DOC("events [FILTER...]",
+		    "List socket calls (create, bind, listen, connect, accept, setsockopt, close) "
+		    "with their arguments and results, ordered by time. Filters, combined with AND: "
+		    "--since T, --until T (inclusive), --pid N, --comm NAME, --event E."),
 	COMMAND_DOC("status",
 		    "One row per recorder run (live, ended or crashed, with loss counters), and the "
 		    "database size and row counts."),
@@ -144,7 +149,7 @@ int main(int argc, char **argv)
 		return FLOWQ_EXIT_USAGE;
 	if (args.command_index == 0) {
 		argp_help(&main_argp, stderr, ARGP_HELP_SHORT_USAGE, program_name);
-		fputs("Commands: sql, flows, dns, status, pcap, plot, report. 'flowq --help' tells more.\n", stderr);
+		fputs("Commands: sql, flows, dns, events, status, pcap, plot, report. 'flowq --help' tells more.\n", stderr);
 		return FLOWQ_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -152,7 +157,7 @@ int main(int argc, char **argv)
 			command = &commands[i];
 	}
 	if (!command)
-		flowq_usage_error("unknown command '%s' (commands: sql, flows, dns, status, pcap, plot, report; see flowq --help)",
+		flowq_usage_error("unknown command '%s' (commands: sql, flows, dns, events, status, pcap, plot, report; see flowq --help)",
 				  argv[args.command_index]);
 
 	globals.output.width = output_width();

@@ -93,6 +93,10 @@ struct flowq_filter_query {
 	const struct flowq_filter *filters;
 	size_t count;
 	const char *order; /* " ORDER BY ...", or "" */
+	/* Called on the open database before the statement is prepared (NULL: none): to check
+	 * that the database has what the query needs, or to add SQL functions. Returns 0, or -1
+	 * after printing the reason. */
+	int (*setup)(sqlite3 *db);
 };
 
 struct flowq_filter_value {
@@ -143,5 +147,6 @@ int cmd_status(int argc, char **argv, struct flowq_globals *globals);
 int cmd_pcap(int argc, char **argv, struct flowq_globals *globals);
 int cmd_plot(int argc, char **argv, struct flowq_globals *globals);
 int cmd_report(int argc, char **argv, struct flowq_globals *globals);
+int cmd_events(int argc, char **argv, struct flowq_globals *globals);
 
 #endif

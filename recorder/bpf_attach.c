@@ -80,7 +80,8 @@ static int check_kernel(void)
 	return 0;
 }
 
-int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports)
+int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports,
+		bool socket_events)
 {
 	struct bpf_program *prog;
 	int err;
@@ -103,6 +104,9 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t
 	b->skel->rodata->capture_snaplen = snaplen;
 	for (int i = 0; i < FR_MAX_DNS_PORTS; i++)
 		b->skel->rodata->dns_ports[i] = dns_ports[i];
+	/* Without socket events sys_enter has nothing to do; sys_exit stays, for accept(). */
+	b->skel->rodata->socket_events_enabled = socket_events;
+	bpf_program__set_autoload(b->skel->progs.fr_sys_enter, socket_events);
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -v for the verifier log)",
@@ -111,7 +115,7 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t
 	}
 	/* Every program but the start-up iterator is attached, or the recorder stops. */
 	bpf_object__for_each_program(prog, b->skel->obj) {
-		if (prog == b->skel->progs.fr_iter_sockets)
+		if (prog == b->skel->progs.fr_iter_sockets || !bpf_program__autoload(prog))
 			continue;
 		if (b->hooks[0])
 			strncat(b->hooks, " ", sizeof(b->hooks) - strlen(b->hooks) - 1);
@@ -149,7 +153,8 @@ int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path)
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		if (attach_one(b, cg[i], b->cgroup_fd))
 			return -1;
-	/* The exec hook is global: it checks the task against this cgroup itself. */
+	/* The exec and syscall hooks are global: they check the task against this cgroup
+	 * themselves. */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.recorded_cgroup), &(__u32){ 0 }, &b->cgroup_fd,
 				BPF_ANY)) {
 		fr_log(0, "cannot set the recorded cgroup for the exec hook: %s", strerror(errno));
@@ -157,7 +162,12 @@ int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path)
 	}
 	if (attach_one(b, P(fr_exec), -1))
 		return -1;
-	return attach_one(b, P(fr_sys_exit), -1);
+	if (attach_one(b, P(fr_sys_exit), -1))
+		return -1;
+	/* After sys_exit: a call stashed at entry then always has its return seen. */
+	if (bpf_program__autoload(P(fr_sys_enter)))
+		return attach_one(b, P(fr_sys_enter), -1);
+	return 0;
 #undef P
 }
 

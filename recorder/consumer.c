@@ -29,11 +29,19 @@
 #define SWEEP_CHUNK 8192
 #define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
 #define EXEC_SLOTS 4096  /* exe and arguments taken at exec, by pid, until the process is seen */
+#define SOCK_FLOW_SLOTS 4096 /* socket cookie -> flow id, learnt from socket events */
 
 struct exec_slot {
 	uint32_t pid;
 	uint64_t proc_start_ns;
 	char *exe, *cmdline;
+};
+
+/* A socket's flow as a socket event found it by its full key. A later call on that socket
+ * may not have the key any more: close() after a refused connect (the peer is cleared). */
+struct sock_flow_slot {
+	uint64_t cookie;
+	int64_t flow_id;
 };
 
 struct fr_consumer {
@@ -62,6 +70,7 @@ struct fr_consumer {
 	size_t nended, capended;
 	uint64_t seen[SEEN_SLOTS];
 	struct exec_slot execs[EXEC_SLOTS];
+	struct sock_flow_slot sock_flows[SOCK_FLOW_SLOTS];
 };
 
 static int64_t mono_to_real_offset(void)
@@ -318,6 +327,53 @@ static void release_one(struct fr_uflow *uf, void *arg)
 	flow_end(r->c, uf, &final, r->end_ns);
 }
 
+/* The flow of the socket a call was on, as the flow table has it now; 0 if none is known.
+ * A flow is a socket and a peer: found by the socket's connected peer (accept, close, any
+ * call on a connected socket) or the address connect() asked for (a refused connect has no
+ * peer left). A call with neither, on a socket whose flow an earlier call found, gets that
+ * one; an unconnected UDP socket has a flow per peer and gets none. */
+static int64_t sock_event_flow(struct fr_consumer *c, const struct fr_sock_event *e)
+{
+	struct sock_flow_slot *slot = &c->sock_flows[(e->cookie * 0x9E3779B97F4A7C15ULL) >> 52];
+	struct fr_flow_key k;
+	struct fr_uflow *uf = NULL;
+
+	if (!e->cookie)
+		return 0;
+	memset(&k, 0, sizeof(k));
+	k.cookie = e->cookie;
+	k.proto = (__u8)e->protocol;
+	if (e->peer_family) {
+		k.family = e->peer_family;
+		k.rport = e->peer_port;
+		memcpy(k.raddr, e->peer_addr, sizeof(k.raddr));
+	} else if (e->call == FR_CALL_CONNECT && e->raddr_family) {
+		k.family = e->raddr_family;
+		k.rport = e->rport;
+		memcpy(k.raddr, e->raddr, sizeof(k.raddr));
+	}
+	if (k.family && e->protocol <= 255)
+		uf = fr_flow_table_find(c->flows, &k);
+	if (uf) {
+		slot->cookie = e->cookie;
+		slot->flow_id = uf->id;
+		return uf->id;
+	}
+	return slot->cookie == e->cookie ? slot->flow_id : 0;
+}
+
+static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e)
+{
+	struct fr_op op = { .type = FR_OP_SOCKET_EVENT };
+
+	op.sock = *e;
+	op.id = identity_real(c, &e->id);
+	op.start_ns = real_ns(c, e->ts_ns);
+	op.flow_id = sock_event_flow(c, e);
+	process_seen(c, &e->id);
+	fr_db_writer_push(c->w, &op);
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct fr_consumer *c = ctx;
@@ -326,6 +382,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 
 	if (len >= sizeof(struct fr_exec_event) && e->type == FR_EV_EXEC) {
 		exec_seen(c, data);
+		return 0;
+	}
+	if (len >= sizeof(struct fr_sock_event) && e->type == FR_EV_SOCKET) {
+		sock_event_seen(c, data);
 		return 0;
 	}
 	if (len < sizeof(*e))

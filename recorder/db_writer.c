@@ -15,6 +15,7 @@
 
 #include "recorder.h"
 #include "dns.h"
+#include "sockev.h"
 
 #define CHUNK 1024
 #define MAX_OPS_PER_TX 200000
@@ -22,7 +23,7 @@
 enum {
 	ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS,
 	ST_SEGMENT_INSERT, ST_SEGMENT_UPDATE, ST_SEGMENT_DELETE_FLOWS, ST_SEGMENT_DELETE_CHUNKS,
-	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_MAX
+	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_SOCKET_EVENT, ST_MAX
 };
 
 static const char *const stmt_sql[ST_MAX] = {
@@ -58,6 +59,11 @@ static const char *const stmt_sql[ST_MAX] = {
 		   "server, server_port, qid, qname, qtype, qclass, rcode, answers, response_ns, "
 		   "latency_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
 		   "?18,?19)",
+	[ST_SOCKET_EVENT] =
+		"INSERT INTO socket_events(run_id, ts_ns, pid, tid, comm, uid, cgroup_id, "
+		"proc_start_ns, netns, event, fd, family, type, protocol, laddr, lport, raddr, rport, "
+		"backlog, level, optname, ret, socket_cookie, flow_id) VALUES (?1,?2,?3,?4,?5,?6,?7,"
+		"?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)",
 };
 
 struct fr_db_writer {
@@ -171,29 +177,65 @@ static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
 	}
 }
 
-/* flows.proto */
-static const char *flow_proto_name(unsigned proto)
+static void bind_int_or_null(sqlite3_stmt *st, int i, bool present, int64_t v)
 {
-	switch (proto) {
-	case 6:
-		return "tcp";
-	case 17:
-		return "udp";
-	case FR_IPPROTO_ICMP:
-		return "icmp";
-	case FR_IPPROTO_ICMPV6:
-		return "icmp6";
-	case FR_IPPROTO_MPTCP:
-		return "mptcp";
+	if (present)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* One socket_events row. Columns a call does not have are NULL (schema.sql). */
+static void apply_socket_event(struct fr_db_writer *w, struct fr_op *op)
+{
+	const struct fr_sock_event *e = &op->sock;
+	char comm[FR_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
+	char type[16], protocol[16];
+	const char *event = fr_sock_call_str(e->call);
+	sqlite3_stmt *st = w->st[ST_SOCKET_EVENT];
+
+	if (!event)
+		return;
+	sqlite3_bind_int64(st, 1, w->run_id);
+	sqlite3_bind_int64(st, 2, op->start_ns);
+	bind_identity(st, 3, &op->id, comm);
+	bind_int_or_null(st, 8, op->id.proc_start_ns, (int64_t)op->id.proc_start_ns);
+	sqlite3_bind_int64(st, 9, op->id.netns);
+	sqlite3_bind_text(st, 10, event, -1, SQLITE_STATIC);
+	bind_int_or_null(st, 11, e->call != FR_CALL_CREATE, e->fd);
+	bind_int_or_null(st, 12, e->family, e->family);
+	sqlite3_bind_text(st, 13, fr_sock_type_str(e->sock_type, type, sizeof(type)), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, fr_sock_proto_str(e->protocol, protocol, sizeof(protocol)), -1,
+			  SQLITE_STATIC);
+	if (e->laddr_family) {
+		bind_addr(st, 15, e->laddr_family, e->laddr, laddr);
+		sqlite3_bind_int(st, 16, e->lport);
+	} else {
+		sqlite3_bind_null(st, 15);
+		sqlite3_bind_null(st, 16);
 	}
-	return "?";
+	/* raddr belongs to connect (the address asked for) and accept (the peer) only. */
+	if (e->raddr_family && (e->call == FR_CALL_CONNECT || e->call == FR_CALL_ACCEPT)) {
+		bind_addr(st, 17, e->raddr_family, e->raddr, raddr);
+		sqlite3_bind_int(st, 18, e->rport);
+	} else {
+		sqlite3_bind_null(st, 17);
+		sqlite3_bind_null(st, 18);
+	}
+	bind_int_or_null(st, 19, e->call == FR_CALL_LISTEN, e->backlog);
+	bind_int_or_null(st, 20, e->call == FR_CALL_SETSOCKOPT, e->level);
+	bind_int_or_null(st, 21, e->call == FR_CALL_SETSOCKOPT, e->optname);
+	sqlite3_bind_int64(st, 22, e->ret);
+	bind_int_or_null(st, 23, e->cookie, (int64_t)e->cookie);
+	bind_int_or_null(st, 24, op->flow_id, op->flow_id);
+	step(w, st);
 }
 
 static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
 	/* Every buffer bound below lives until the step at the end of this function. */
 	char comm[FR_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
-	char qtype[16], rcode[16], orig_raddr[INET6_ADDRSTRLEN];
+	char qtype[16], rcode[16], proto[16], orig_raddr[INET6_ADDRSTRLEN];
 	sqlite3_stmt *st;
 
 	switch (op->type) {
@@ -216,7 +258,8 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 			sqlite3_bind_int64(st, 12, (int64_t)op->id.proc_start_ns);
 		else
 			sqlite3_bind_null(st, 12);
-		sqlite3_bind_text(st, 13, flow_proto_name(op->key.proto), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 13, fr_sock_proto_str(op->key.proto, proto, sizeof(proto)), -1,
+				  SQLITE_STATIC);
 		sqlite3_bind_int(st, 14, family);
 		sqlite3_bind_text(st, 15, op->flow.direction == FR_DIR_IN ? "in" : "out", -1,
 				  SQLITE_STATIC);
@@ -240,10 +283,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 24, (int64_t)op->key.cookie);
 		sqlite3_bind_int64(st, 25, (int64_t)op->captured);
 		bind_text_or_null(st, 26, op->rname);
-		if (op->parent_flow_id)
-			sqlite3_bind_int64(st, 29, op->parent_flow_id);
-		else
-			sqlite3_bind_null(st, 29);
+		bind_int_or_null(st, 29, op->parent_flow_id, op->parent_flow_id);
 		break;
 	}
 	case FR_OP_FLOW_COUNTERS:
@@ -351,6 +391,10 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		}
 		break;
 	}
+	case FR_OP_SOCKET_EVENT:
+		/* after the FR_OP_PROCESS pushed before it: the process row exists */
+		apply_socket_event(w, op);
+		return;
 	default:
 		apply_pcap(w, op);
 		return;

@@ -50,7 +50,8 @@ static const char doc[] =
 	"flowrec -- record which process on this host talked to whom.\n\n"
 	"Attributes every TCP and UDP flow of the tasks in a cgroup v2 subtree (default: the whole "
 	"host) to its process, with byte and packet counters, and writes them to DIR/flowrec.db "
-	"(SQLite) with every DNS query and answer; writes their packets (the first --snaplen bytes "
+	"(SQLite) with every DNS query and answer and every socket call (socket, bind, listen, "
+	"connect, accept, setsockopt, close) on an IPv4 or IPv6 socket; writes their packets (the first --snaplen bytes "
 	"from the IP header) to pcapng segments under DIR/pcap/, indexed in that database. Runs in "
 	"the foreground until SIGINT or SIGTERM, then flushes and exits 0 (--duration: stops by "
 	"itself); SIGHUP starts a new pcap segment. Query the result with flowq.\v"
@@ -59,7 +60,7 @@ static const char doc[] =
 
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
-	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT
+	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS
 };
 
 static const struct argp_option options[] = {
@@ -83,6 +84,9 @@ static const struct argp_option options[] = {
 	{ "dns-port", OPT_DNS_PORT, "PORT", 0,
 	  "Parse DNS on this port (repeatable, up to 8; default 53). DNS is taken whole, whatever "
 	  "--snaplen, even with --no-capture", 0 },
+	{ "no-socket-events", OPT_NO_SOCKET_EVENTS, NULL, 0,
+	  "Do not record socket calls (socket, bind, listen, connect, accept, setsockopt, close) "
+	  "in socket_events; flows are recorded all the same", 0 },
 	{ "verbose", 'v', NULL, 0,
 	  "More messages: -v adds details and libbpf's warnings (the verifier log of a failed "
 	  "load), -vv and -vvv libbpf's info and debug messages", 0 },
@@ -208,6 +212,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->dns_ports[i] = (uint16_t)v;
 		break;
 	}
+	case OPT_NO_SOCKET_EVENTS:
+		o->socket_events = false;
+		break;
 	case OPT_MAX_DISK:
 		if (parse_size(arg, &o->capture.max_disk) || o->capture.max_disk == 0)
 			usage_error("invalid --max-disk '%s': expected a size, like 10G", arg);
@@ -359,6 +366,7 @@ int main(int argc, char **argv)
 		.capture = { .enabled = true, .snaplen = 128, .segment_bytes = 64ULL << 20,
 			     .segment_ns = 3600LL * 1000000000 },
 		.dns_ports = { 53 },
+		.socket_events = true,
 	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 	char cgroup[4096], db_path[4096], err[512];
@@ -385,7 +393,7 @@ int main(int argc, char **argv)
 	/* A budget smaller than a segment could never be kept: segments shrink to fit it. */
 	if (o.capture.max_disk && o.capture.segment_bytes > o.capture.max_disk / 4)
 		o.capture.segment_bytes = o.capture.max_disk / 4 > 4096 ? o.capture.max_disk / 4 : 4096;
-	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen, o.dns_ports))
+	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen, o.dns_ports, o.socket_events))
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;

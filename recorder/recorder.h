@@ -35,6 +35,7 @@ struct fr_options {
 	struct fr_capture_opts capture;
 	uint16_t dns_ports[FR_MAX_DNS_PORTS]; /* 0 ends the list */
 	bool dns_ports_given;
+	bool socket_events;     /* socket_events rows (--no-socket-events: false) */
 };
 
 struct fr_consumer;
@@ -89,7 +90,8 @@ struct fr_bpf {
 	int cgroup_fd;
 };
 /* Check privileges and kernel features, then load. 0, or -1 after printing one line. */
-int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports);
+int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports,
+		bool socket_events);
 /* Attach everything but the packet hooks, which go last (fr_bpf_attach_packets) so that
  * sockets found by the iterator have owners before their packets are counted. */
 int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path);
@@ -114,6 +116,7 @@ enum fr_op_type {
 	FR_OP_SEGMENT_DELETE,
 	FR_OP_CHUNK,
 	FR_OP_DNS,
+	FR_OP_SOCKET_EVENT,
 };
 
 /* A flow with packets in a pcap chunk. */
@@ -150,6 +153,8 @@ struct fr_op {
 	int16_t dns_rcode;           /* -1: unanswered */
 	uint8_t dns_role, dns_transport;
 	uint64_t dns_malformed;      /* FR_OP_RUN_STATS */
+	/* FR_OP_SOCKET_EVENT: start_ns = the call's return, id = the caller, flow_id 0: none */
+	struct fr_sock_event sock;
 };
 
 struct fr_db_writer;
