@@ -95,6 +95,7 @@ struct {
 
 /* Set by user space before load. */
 const volatile __u32 capture_snaplen = 128; /* 0: whole packets */
+const volatile bool socket_events_enabled = true; /* --no-socket-events */
 const volatile bool capture_enabled = true;
 /* DNS is taken whole whatever the snaplen, even without capture; 0 ends the list. */
 const volatile __u16 dns_ports[FR_MAX_DNS_PORTS] = { 53 };
@@ -335,6 +336,40 @@ static __always_inline __u64 mptcp_parent_cookie(struct bpf_sock *sk)
 	return cookie ? cookie : FR_MPTCP_TOKEN_COOKIE | BPF_CORE_READ(msk, token);
 }
 
+/* A socket_events 'create' row for a subflow the kernel made for the connection's owner,
+ * when its flow starts: no socket() call shows it. */
+static __always_inline void mptcp_subflow_created(const struct fr_flow_key *key,
+						  const struct fr_flow *f, __u64 now)
+{
+	struct fr_sock_event *e;
+
+	if (!socket_events_enabled)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FR_STAT_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = FR_EV_SOCKET;
+	e->call = FR_CALL_CREATE;
+	e->kern = 1;
+	e->ts_ns = now;
+	e->cookie = key->cookie;
+	e->id = f->id;
+	e->fd = -1;
+	e->family = key->family;
+	e->sock_type = 1; /* SOCK_STREAM */
+	e->protocol = FR_IPPROTO_TCP;
+	e->laddr_family = key->family;
+	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
+	e->lport = f->lport;
+	e->peer_family = key->family;
+	__builtin_memcpy(e->peer_addr, key->raddr, sizeof(e->peer_addr));
+	e->peer_port = key->rport;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* A new subflow (f, already in the map) joins its MPTCP connection, whose flow is made by
  * the first subflow from the subflow's own values: same owner, addresses and start. f is
  * used as scratch and given back unchanged. The connection's open event goes first, so user
@@ -458,6 +493,8 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	if (f.parent_cookie)
 		mptcp_subflow_opened(&f, now);
 	emit(FR_EV_FLOW_OPEN, now, key, &f);
+	if (f.parent_cookie) /* after the open: user space finds the flow it names */
+		mptcp_subflow_created(key, &f, now);
 	return bpf_map_lookup_elem(&flows, key);
 }
 
@@ -784,6 +821,8 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	if (f.parent_cookie)
 		mptcp_subflow_opened(&f, now);
 	emit(FR_EV_FLOW_OPEN, now, key, &f);
+	if (f.parent_cookie)
+		mptcp_subflow_created(key, &f, now);
 }
 
 SEC("sockops")
@@ -859,8 +898,6 @@ int fr_sockops(struct bpf_sock_ops *skops)
  * at exit for what the call changed (the address bound, the socket accept made).
  */
 
-/* Set by user space before load (--no-socket-events). */
-const volatile bool socket_events_enabled = true;
 
 #define FR_S_IFMT 0170000
 #define FR_S_IFSOCK 0140000

@@ -191,7 +191,7 @@ struct fr_sock_event {
 	__u32 peer_addr[4];
 	__u16 peer_port;
 	__u8 peer_family;
-	__u8 _pad;
+	__u8 kern;          /* create: the kernel made the socket (an MPTCP subflow) */
 	__u32 _pad2;
 };
 

@@ -342,8 +342,10 @@ static int64_t sock_event_flow(struct fr_consumer *c, const struct fr_sock_event
 		return 0;
 	memset(&k, 0, sizeof(k));
 	k.cookie = e->cookie;
-	k.proto = (__u8)e->protocol;
-	if (e->peer_family) {
+	k.proto = e->protocol;
+	if (e->protocol == FR_IPPROTO_MPTCP) {
+		k.family = 0; /* an MPTCP connection is keyed by its cookie alone */
+	} else if (e->peer_family) {
 		k.family = e->peer_family;
 		k.rport = e->peer_port;
 		memcpy(k.raddr, e->peer_addr, sizeof(k.raddr));
@@ -352,7 +354,7 @@ static int64_t sock_event_flow(struct fr_consumer *c, const struct fr_sock_event
 		k.rport = e->rport;
 		memcpy(k.raddr, e->raddr, sizeof(k.raddr));
 	}
-	if (k.family && e->protocol <= 255)
+	if (k.family || k.proto == FR_IPPROTO_MPTCP)
 		uf = fr_flow_table_find(c->flows, &k);
 	if (uf) {
 		slot->cookie = e->cookie;

@@ -62,8 +62,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_SOCKET_EVENT] =
 		"INSERT INTO socket_events(run_id, ts_ns, pid, tid, comm, uid, cgroup_id, "
 		"proc_start_ns, netns, event, fd, family, type, protocol, laddr, lport, raddr, rport, "
-		"backlog, level, optname, ret, socket_cookie, flow_id) VALUES (?1,?2,?3,?4,?5,?6,?7,"
-		"?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)",
+		"backlog, level, optname, ret, socket_cookie, flow_id, kern) VALUES (?1,?2,?3,?4,?5,?6,"
+		"?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)",
 };
 
 struct fr_db_writer {
@@ -228,6 +228,7 @@ static void apply_socket_event(struct fr_db_writer *w, struct fr_op *op)
 	sqlite3_bind_int64(st, 22, e->ret);
 	bind_int_or_null(st, 23, e->cookie, (int64_t)e->cookie);
 	bind_int_or_null(st, 24, op->flow_id, op->flow_id);
+	sqlite3_bind_int(st, 25, e->kern);
 	step(w, st);
 }
 

@@ -66,3 +66,19 @@ check "server: the connection counts exactly its subflows' bytes" \
 	"$(q "SELECT bytes_in, bytes_out FROM flows WHERE id = $MPS")"
 check "no flow other than these six" 6 "$(q "SELECT count(*) FROM flows")"
 check "nothing lost" 0 "$(q "SELECT lost_events FROM runs")"
+
+# Socket events: the program's socket() made the MPTCP socket whose cookie the connection
+# carries; each subflow has a 'create' row the kernel made (kern = 1) on the owner's behalf.
+check "client: socket() of the MPTCP socket, the connection's cookie" "mptcp|stream|0|$CLI" \
+	"$(q "SELECT e.protocol, e.type, e.kern, e.pid FROM socket_events e JOIN flows f
+	      ON f.socket_cookie = e.socket_cookie WHERE f.id = $MPC AND e.event = 'create'")"
+check "client: connect() of that socket names the connection's flow" "0|$MPC|10.97.1.2|5000" \
+	"$(q "SELECT ret, flow_id, raddr, rport FROM socket_events WHERE event = 'connect' AND pid = $CLI")"
+check "client: one kernel-made 'create' per subflow, the client's, naming the subflow" \
+	"$CLI|tcp|1|10.97.1.1,$CLI|tcp|1|10.97.2.1" \
+	"$(q "SELECT group_concat(x, ',') FROM (SELECT e.pid || '|' || e.protocol || '|' || e.kern || '|' ||
+	      e.laddr AS x FROM socket_events e JOIN flows f ON f.id = e.flow_id
+	      WHERE e.event = 'create' AND e.kern = 1 AND f.parent_flow_id = $MPC ORDER BY e.laddr)")"
+check "server: one kernel-made 'create' per subflow" 2 \
+	"$(q "SELECT count(*) FROM socket_events e JOIN flows f ON f.id = e.flow_id
+	      WHERE e.kern = 1 AND f.parent_flow_id = $MPS AND e.pid = $SRV")"
