@@ -11,8 +11,9 @@
  *             consumer pushes them for new flows
  *   update    N FR_OP_FLOW_COUNTERS ops, one per flow inserted above, ending it
  *   churn     N/2 flows as short connections produce them: insert, then its end update
+ *   sockev    N FR_OP_SOCKET_EVENT ops: connect() calls, each naming one of the flows above
  * Prints one line per phase:  PHASE ops N seconds S rate R queue_full Q
- * and a check line with the row count found in the table afterwards.
+ * and a check line with the row counts found in the tables afterwards.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -94,6 +95,32 @@ static void make_update(struct fr_op *op, int64_t id, int64_t base_ns)
 	op->flow.last_ns = (uint64_t)op->last_ns;
 }
 
+static void make_sock_event(struct fr_op *op, int64_t id, int64_t base_ns)
+{
+	struct fr_flow_key key;
+	struct fr_flow flow;
+
+	make_insert(op, id, base_ns); /* the same owner and addresses */
+	key = op->key; /* sock shares their room */
+	flow = op->flow;
+	memset(&op->sock, 0, sizeof(op->sock));
+	op->type = FR_OP_SOCKET_EVENT;
+	op->sock.type = FR_EV_SOCKET;
+	op->sock.call = FR_CALL_CONNECT;
+	op->sock.family = 4;
+	op->sock.fd = 3 + id % 1000;
+	op->sock.sock_type = 1;
+	op->sock.protocol = 6;
+	op->sock.cookie = key.cookie;
+	op->sock.laddr_family = 4;
+	op->sock.laddr[0] = flow.laddr[0];
+	op->sock.lport = flow.lport;
+	op->sock.raddr_family = 4;
+	op->sock.raddr[0] = key.raddr[0];
+	op->sock.rport = key.rport;
+	op->sock.ret = (id % 20) ? 0 : -111;
+}
+
 static void report(const char *phase, long n, double secs, uint64_t qfull)
 {
 	printf("%s ops %ld seconds %.3f rate %.0f queue_full %llu\n", phase, n, secs, n / secs,
@@ -172,12 +199,24 @@ int main(int argc, char **argv)
 	fr_db_writer_sync(w);
 	report("churn", (n / 2) * 2, now_s() - t0, fr_db_writer_queue_full(w) - q0);
 
+	/* sockev: a connect() per flow */
+	q0 = fr_db_writer_queue_full(w);
+	t0 = now_s();
+	for (id = 1; id <= n; id++) {
+		make_sock_event(&op, id, base);
+		fr_db_writer_push(w, &op);
+	}
+	fr_db_writer_sync(w);
+	report("sockev", n, now_s() - t0, fr_db_writer_queue_full(w) - q0);
+
 	fr_db_writer_stop(w);
-	if (sqlite3_prepare_v2(db, "SELECT COUNT(*), COUNT(end_ns) FROM flows", -1, &st, NULL) ==
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT COUNT(*) FROM flows), (SELECT COUNT(end_ns) FROM "
+			       "flows), (SELECT COUNT(*) FROM socket_events)", -1, &st, NULL) ==
 		    SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
-		printf("check flows %lld ended %lld expected %ld\n", (long long)sqlite3_column_int64(st, 0),
-		       (long long)sqlite3_column_int64(st, 1), n + n / 2);
+		printf("check flows %lld ended %lld expected %ld socket_events %lld expected %ld\n",
+		       (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+		       n + n / 2, (long long)sqlite3_column_int64(st, 2), n);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return 0;

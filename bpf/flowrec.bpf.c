@@ -55,6 +55,9 @@ char LICENSE[] SEC("license") = "GPL";
 /* Wake the consumer only once this much is queued; it also polls on a short timeout. At
  * high connection rates a wakeup per event would cost more than the event. */
 #define FR_WAKEUP_BYTES (256 * 1024)
+/* How much is queued is asked every this many records per CPU: the answer reads the
+ * consumer's position, a cache line user space writes, which costs more than the record. */
+#define FR_WAKEUP_CHECK_EVERY 64
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -82,6 +85,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
 } events SEC(".maps");
+
+/* Socket calls have a ring buffer of their own: at high connection rates they are most of
+ * the records, and when user space falls behind they must not crowd out flow events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} sock_events SEC(".maps");
 
 /* Packet capture: perf buffer, not ring buffer. bpf_perf_event_output on an skb copies the
  * packet bytes straight from the skb (the length goes in the flags' upper 32 bits), sized to
@@ -115,6 +125,14 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Records submitted on this CPU, for ringbuf_submit(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} submitted SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -126,18 +144,20 @@ static __always_inline void stat_inc(__u32 idx)
 static __always_inline void identity_from_current(struct fr_identity *id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *leader = task->group_leader;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
+	/* Plain loads through BTF, not helper calls: this runs for every socket. */
 	id->pid = pid_tgid >> 32;
 	id->tid = (__u32)pid_tgid;
 	id->uid = (__u32)bpf_get_current_uid_gid();
 	id->cgroup_id = bpf_get_current_cgroup_id();
-	id->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	id->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
-	id->proc_start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	id->ppid = task->real_parent->tgid;
+	id->netns = task->nsproxy->net_ns->ns.inum;
+	id->proc_start_ns = leader->start_time;
 	/* The process's name, not the calling thread's ("dig", not its "isc-net-0000"): comm
 	 * goes with pid; tid tells the thread. */
-	BPF_CORE_READ_STR_INTO(&id->comm, task, group_leader, comm);
+	__builtin_memcpy(id->comm, leader->comm, sizeof(id->comm));
 }
 
 /* An IPv4 peer of an IPv6 socket appears as ::ffff:a.b.c.d to the socket but as plain IPv4
@@ -161,12 +181,25 @@ static __always_inline void key_set_remote(struct fr_flow_key *key, __u32 family
 	}
 }
 
+/* Submit a record reserved in ring buffer rb, waking the consumer only when FR_WAKEUP_BYTES
+ * are queued there. */
+static __always_inline void ringbuf_submit(void *rb, void *rec)
+{
+	__u32 zero = 0;
+	__u32 *n = bpf_map_lookup_elem(&submitted, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (n && ++*n % FR_WAKEUP_CHECK_EVERY == 0 &&
+	    bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= FR_WAKEUP_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+}
+
 /* Queue an event. Returns 0, or -1 if the ring buffer was full (counted). */
 static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *key,
 				const struct fr_flow *flow)
 {
 	struct fr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	__u64 flags;
 
 	if (!e) {
 		stat_inc(FR_STAT_RINGBUF_FULL);
@@ -180,9 +213,7 @@ static __always_inline int emit(__u32 type, __u64 ts, const struct fr_flow_key *
 		e->flow = *flow;
 	else
 		__builtin_memset(&e->flow, 0, sizeof(e->flow));
-	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FR_WAKEUP_BYTES ?
-			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	ringbuf_submit(&events, e);
 	return 0;
 }
 
@@ -345,9 +376,9 @@ static __always_inline void mptcp_subflow_created(const struct fr_flow_key *key,
 
 	if (!socket_events_enabled)
 		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
 	if (!e) {
-		stat_inc(FR_STAT_RINGBUF_FULL);
+		stat_inc(FR_STAT_SOCKEV_FULL);
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -367,7 +398,7 @@ static __always_inline void mptcp_subflow_created(const struct fr_flow_key *key,
 	e->peer_family = key->family;
 	__builtin_memcpy(e->peer_addr, key->raddr, sizeof(e->peer_addr));
 	e->peer_port = key->rport;
-	bpf_ringbuf_submit(e, 0);
+	ringbuf_submit(&sock_events, e);
 }
 
 /* A new subflow (f, already in the map) joins its MPTCP connection, whose flow is made by
@@ -863,7 +894,7 @@ int fr_sockops(struct bpf_sock_ops *skops)
 #if defined(__TARGET_ARCH_x86)
 #define FR_NR_ACCEPT 43
 #define FR_NR_ACCEPT4 288
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define FR_NR_SOCKET 41
 #define FR_NR_CONNECT 42
 #define FR_NR_BIND 49
@@ -871,11 +902,11 @@ int fr_sockops(struct bpf_sock_ops *skops)
 #define FR_NR_SETSOCKOPT 54
 #define FR_NR_CLOSE 3
 /* A 32-bit task's syscall numbers mean other calls (3 is read there): TS_COMPAT. */
-#define FR_COMPAT_SYSCALL(task, regs) (BPF_CORE_READ(task, thread_info.status) & 0x0002)
+#define FR_COMPAT_SYSCALL(task, regs) ((task)->thread_info.status & 0x0002)
 #elif defined(__TARGET_ARCH_arm64)
 #define FR_NR_ACCEPT 202
 #define FR_NR_ACCEPT4 242
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
 #define FR_NR_SOCKET 198
 #define FR_NR_BIND 200
 #define FR_NR_LISTEN 201
@@ -883,7 +914,7 @@ int fr_sockops(struct bpf_sock_ops *skops)
 #define FR_NR_SETSOCKOPT 208
 #define FR_NR_CLOSE 57
 /* AArch32 tasks: PSR_MODE32_BIT in the saved pstate. */
-#define FR_COMPAT_SYSCALL(task, regs) (BPF_CORE_READ(regs, pstate) & 0x10)
+#define FR_COMPAT_SYSCALL(task, regs) ((regs)->pstate & 0x10)
 #endif
 
 /* ---- socket calls ----------------------------------------------------------------------- */
@@ -896,6 +927,12 @@ int fr_sockops(struct bpf_sock_ops *skops)
  * its socket in the calling task, through task->files->fdt->fd[fd]: at entry to know whether
  * the call is on an inet socket at all (and, for close, while the socket is still there),
  * at exit for what the call changed (the address bound, the socket accept made).
+ *
+ * Speed: both programs run on every system call of the host, so the call number is tested
+ * first; the rest runs only for socket calls of the recorded tasks. The stash is task-local
+ * storage (a pointer away from the task, no hash lookup or delete), and kernel structures
+ * are read with plain loads through BTF, not helper calls: the pointers BTF cannot type (a
+ * descriptor table slot, file->private_data) are cast with bpf_rdonly_cast() (Linux 6.2).
  */
 
 
@@ -903,23 +940,24 @@ int fr_sockops(struct bpf_sock_ops *skops)
 #define FR_S_IFSOCK 0140000
 #define FR_FMODE_PATH (1U << 14)
 #define FR_SOCK_TYPE_MASK 0xf
-#define FR_MAX_CALLS 16384
 
-/* A call between its entry and its return, by thread. */
+/* A call between its entry and its return; nr 0: none. */
 struct fr_call {
 	__u32 nr;
 	__u32 _pad;
 	struct fr_sock_event ev;
 };
 
-/* LRU: a thread that never returns from its call (killed, or exiting) must not hold its
- * entry; when full, the oldest calls lose their record, not the newest. */
+/* One per thread that made a socket call, freed with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FR_MAX_CALLS);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct fr_call);
 } calls SEC(".maps");
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define fr_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
 
 /* Descriptor -> socket in task's table, or NULL if fd is not a socket. The socket file
  * operations are not in this kernel's BTF or kallsyms (a static), so a socket file is
@@ -927,21 +965,19 @@ struct {
  * of a socket inode has neither). */
 static __always_inline struct socket *fd_socket(struct task_struct *task, long fd)
 {
-	struct file **fds;
+	struct fdtable *fdt = task->files->fdt;
 	struct file *file;
 	struct socket *sock;
-	umode_t mode;
 
-	if (fd < 0 || (unsigned long)fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+	if (fd < 0 || (unsigned long)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & FR_S_IFMT) != FR_S_IFSOCK || (BPF_CORE_READ(file, f_mode) & FR_FMODE_PATH))
+	file = fr_cast(file, struct file);
+	if ((file->f_inode->i_mode & FR_S_IFMT) != FR_S_IFSOCK || (file->f_mode & FR_FMODE_PATH))
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, file) != file)
+	sock = fr_cast(file->private_data, struct socket);
+	if (!sock || sock->file != file)
 		return NULL;
 	return sock;
 }
@@ -975,36 +1011,41 @@ static __always_inline __u8 addr_put(__u32 *to, __u32 family, __u32 v4, const __
  * local address. false if it is not an IPv4 or IPv6 socket. */
 static __always_inline bool sock_fill(struct fr_sock_event *e, struct socket *sock, bool local)
 {
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct sock *sk = sock->sk;
 	__u16 family;
 	__u16 port;
 	__u32 v6[4];
 
 	if (!sk)
 		return false;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk->__sk_common.skc_family;
 	if (family != FR_AF_INET && family != FR_AF_INET6)
 		return false;
 	e->family = family == FR_AF_INET6 ? 6 : 4;
-	e->sock_type = BPF_CORE_READ(sock, type);
-	e->protocol = BPF_CORE_READ(sk, sk_protocol);
-	/* 0 if never generated: cgroup/sock_create makes it for the TCP and UDP sockets of the
-	 * recorded tasks. */
-	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	e->sock_type = sock->type;
+	e->protocol = sk->sk_protocol;
+	/* 0 if never generated: cgroup/sock_create makes it for the sockets of the recorded
+	 * tasks. */
+	e->cookie = sk->__sk_common.skc_cookie.counter;
+	port = sk->__sk_common.skc_dport;
 	e->peer_family = 0;
 	if (port) {
-		BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
-		e->peer_family = addr_put(e->peer_addr, family,
-					  BPF_CORE_READ(sk, __sk_common.skc_daddr), v6);
+		v6[0] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[0];
+		v6[1] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[1];
+		v6[2] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2];
+		v6[3] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3];
+		e->peer_family = addr_put(e->peer_addr, family, sk->__sk_common.skc_daddr, v6);
 		e->peer_port = bpf_ntohs(port);
 	}
 	if (!local)
 		return true;
-	BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+	v6[0] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[0];
+	v6[1] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[1];
+	v6[2] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[2];
+	v6[3] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[3];
 	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-	e->laddr_family = addr_put(e->laddr, family, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), v6);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->laddr_family = addr_put(e->laddr, family, sk->__sk_common.skc_rcv_saddr, v6);
+	e->lport = sk->__sk_common.skc_num;
 	/* Unbound: no local address. */
 	if (!e->lport && !(e->laddr[0] | e->laddr[1] | e->laddr[2] | e->laddr[3]))
 		e->laddr_family = 0;
@@ -1042,9 +1083,8 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(fr_sys_enter, struct pt_regs *regs, long nr)
 {
 	struct task_struct *task;
-	struct fr_call c = {};
+	struct fr_call *c;
 	struct socket *sock;
-	__u64 pid_tgid;
 	long arg0;
 
 	/* Every syscall of the host comes here: the number first, cheapest. */
@@ -1057,64 +1097,73 @@ int BPF_PROG(fr_sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	/* tp_btf/sys_enter has the task's own registers, not a syscall wrapper's. */
 	arg0 = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	c.nr = nr;
-	c.ev.type = FR_EV_SOCKET;
-	c.ev.fd = arg0;
 	if (nr == FR_NR_SOCKET) {
 		if (arg0 != FR_AF_INET && arg0 != FR_AF_INET6)
 			return 0;
-		c.ev.call = FR_CALL_CREATE;
-		c.ev.fd = -1;
-		c.ev.family = arg0 == FR_AF_INET6 ? 6 : 4;
-		c.ev.sock_type = PT_REGS_PARM2_CORE_SYSCALL(regs) & FR_SOCK_TYPE_MASK;
-		c.ev.protocol = PT_REGS_PARM3_CORE_SYSCALL(regs);
-		goto stash;
+		sock = NULL;
+	} else {
+		/* Every other call names a descriptor: only those of inet sockets are recorded,
+		 * and close() must look now, the socket is gone at its return. */
+		sock = fd_socket(task, arg0);
+		if (!sock)
+			return 0;
 	}
-	/* Every other call names a descriptor: only those of inet sockets are recorded, and
-	 * close() must look now, the socket is gone at its return. */
-	sock = fd_socket(task, arg0);
-	if (!sock || !sock_fill(&c.ev, sock, true))
+	c = bpf_task_storage_get(&calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c)
+		return 0;
+	__builtin_memset(&c->ev, 0, sizeof(c->ev));
+	c->nr = 0;
+	c->ev.type = FR_EV_SOCKET;
+	c->ev.fd = arg0;
+	if (nr == FR_NR_SOCKET) {
+		c->ev.call = FR_CALL_CREATE;
+		c->ev.fd = -1;
+		c->ev.family = arg0 == FR_AF_INET6 ? 6 : 4;
+		c->ev.sock_type = PT_REGS_PARM2_CORE_SYSCALL(regs) & FR_SOCK_TYPE_MASK;
+		c->ev.protocol = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		c->nr = nr;
+		return 0;
+	}
+	if (!sock_fill(&c->ev, sock, true))
 		return 0;
 	switch (nr) {
 	case FR_NR_BIND:
-		c.ev.call = FR_CALL_BIND;
-		__builtin_memset(c.ev.laddr, 0, sizeof(c.ev.laddr));
-		c.ev.lport = 0;
-		c.ev.laddr_family = sockaddr_read((void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
-						  PT_REGS_PARM3_CORE_SYSCALL(regs), c.ev.laddr, &c.ev.lport);
+		c->ev.call = FR_CALL_BIND;
+		__builtin_memset(c->ev.laddr, 0, sizeof(c->ev.laddr));
+		c->ev.lport = 0;
+		c->ev.laddr_family = sockaddr_read((void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+						  PT_REGS_PARM3_CORE_SYSCALL(regs), c->ev.laddr, &c->ev.lport);
 		break;
 	case FR_NR_CONNECT:
-		c.ev.call = FR_CALL_CONNECT;
-		c.ev.raddr_family = sockaddr_read((void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
-						  PT_REGS_PARM3_CORE_SYSCALL(regs), c.ev.raddr, &c.ev.rport);
+		c->ev.call = FR_CALL_CONNECT;
+		c->ev.raddr_family = sockaddr_read((void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+						  PT_REGS_PARM3_CORE_SYSCALL(regs), c->ev.raddr, &c->ev.rport);
 		break;
 	case FR_NR_LISTEN:
-		c.ev.call = FR_CALL_LISTEN;
-		c.ev.backlog = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		c->ev.call = FR_CALL_LISTEN;
+		c->ev.backlog = PT_REGS_PARM2_CORE_SYSCALL(regs);
 		break;
 	case FR_NR_ACCEPT:
 	case FR_NR_ACCEPT4:
-		c.ev.call = FR_CALL_ACCEPT;
+		c->ev.call = FR_CALL_ACCEPT;
 		break;
 	case FR_NR_SETSOCKOPT:
-		c.ev.call = FR_CALL_SETSOCKOPT;
-		c.ev.level = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		c.ev.optname = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		c->ev.call = FR_CALL_SETSOCKOPT;
+		c->ev.level = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		c->ev.optname = PT_REGS_PARM3_CORE_SYSCALL(regs);
 		break;
 	default:
-		c.ev.call = FR_CALL_CLOSE;
+		c->ev.call = FR_CALL_CLOSE;
 		break;
 	}
-stash:
-	pid_tgid = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&calls, &pid_tgid, &c, BPF_ANY);
+	c->nr = nr;
 	return 0;
 }
 
 /* The return of a call stashed by fr_sys_enter: one FR_EV_SOCKET record. */
 static __always_inline void sock_call_exit(long nr, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task;
 	struct fr_sock_event *e;
 	struct socket *sock = NULL;
 	struct fr_call *c;
@@ -1123,28 +1172,24 @@ static __always_inline void sock_call_exit(long nr, long ret)
 
 	if (!is_sock_call(nr))
 		return;
-	c = bpf_map_lookup_elem(&calls, &pid_tgid);
-	if (!c)
+	task = bpf_get_current_task_btf();
+	c = bpf_task_storage_get(&calls, task, 0, 0);
+	if (!c || c->nr != nr) /* not stashed (not ours, or not an inet socket) */
 		return;
+	c->nr = 0;
 	call = c->ev.call;
-	if (c->nr != nr) { /* a stale entry (a call that never returned) */
-		bpf_map_delete_elem(&calls, &pid_tgid);
-		return;
-	}
 	/* What the call changed is read from the socket after it; close() has taken it away. */
 	fd = c->ev.fd;
 	if (call == FR_CALL_CREATE || call == FR_CALL_ACCEPT)
 		fd = ret; /* the new socket's descriptor, if the call made one */
 	if (call != FR_CALL_CLOSE && fd >= 0)
-		sock = fd_socket(bpf_get_current_task_btf(), fd);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		sock = fd_socket(task, fd);
+	e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
 	if (!e) {
-		stat_inc(FR_STAT_RINGBUF_FULL);
-		bpf_map_delete_elem(&calls, &pid_tgid);
+		stat_inc(FR_STAT_SOCKEV_FULL);
 		return;
 	}
 	__builtin_memcpy(e, &c->ev, sizeof(*e));
-	bpf_map_delete_elem(&calls, &pid_tgid);
 	e->ts_ns = bpf_ktime_get_ns();
 	e->ret = ret;
 	identity_from_current(&e->id);
@@ -1161,8 +1206,7 @@ static __always_inline void sock_call_exit(long nr, long ret)
 	} else if (call == FR_CALL_ACCEPT) {
 		e->cookie = 0; /* failed: no new socket (family, type and laddr are the listener's) */
 	}
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FR_WAKEUP_BYTES ?
-				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	ringbuf_submit(&sock_events, e);
 }
 
 /* ---- accept() (continued) and the return of every socket call ---------------------------- */
@@ -1244,7 +1288,7 @@ int BPF_PROG(fr_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	if (len && bpf_probe_read_user(e->args, len, (void *)arg_start))
 		len = 0;
 	e->args_len = len;
-	bpf_ringbuf_submit(e, 0);
+	ringbuf_submit(&events, e);
 	return 0;
 }
 

@@ -212,6 +212,7 @@ enum fr_stat {
 	FR_STAT_PENDING_FULL,     /* handshake packets not counted: pending map full */
 	FR_STAT_UNOWNED_PACKETS,  /* packets of sockets with no known owner (closed, or unseen) */
 	FR_STAT_CAPTURE_FULL,     /* packets not captured: the perf buffer was full */
+	FR_STAT_SOCKEV_FULL,      /* socket events dropped: their ring buffer was full */
 	FR_STAT_MAX,
 };
 

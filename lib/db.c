@@ -18,8 +18,9 @@
  * the latest version. Columns are documented in schema.sql; the unit test checks that a
  * migrated database has the same tables and columns as a new one. */
 static const char *const migrations[] = {
-	/* 1 -> 2: MPTCP subflows point to their connection; socket events. */
+	/* 1 -> 2: MPTCP subflows point to their connection; socket events and their loss count. */
 	"ALTER TABLE flows ADD COLUMN parent_flow_id INTEGER;"
+	"ALTER TABLE runs ADD COLUMN socket_events_lost INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE socket_events (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL,"
 	" ts_ns INTEGER NOT NULL, pid INTEGER NOT NULL, tid INTEGER NOT NULL, comm TEXT,"
 	" proc_start_ns INTEGER, uid INTEGER, netns INTEGER, cgroup_id INTEGER,"

@@ -69,7 +69,7 @@ static int events_setup(sqlite3 *db)
 }
 
 static const struct flowq_filter_query events_query = {
-	.select = "SELECT id, ts_ns, pid, tid, comm, netns, event, fd, family, type, protocol,"
+	.select = "SELECT id, ts_ns, pid, tid, comm, netns, event, kern, fd, family, type, protocol,"
 		  " laddr, lport, raddr, rport, backlog, level, optname, ret,"
 		  " errno_name(ret) AS error, socket_cookie, flow_id FROM socket_events",
 	.filters = events_filters,
@@ -108,9 +108,10 @@ static const char events_doc[] =
 	"IPv4 and IPv6 sockets), oldest first (by the time the call returned, then id). Filters "
 	"combine with AND."
 	"\v"
-	"Columns: id, ts_ns, pid, tid, comm, netns, event, fd, family, type, protocol, laddr, "
-	"lport, raddr, rport, backlog, level, optname, ret, error, socket_cookie, flow_id. event "
-	"is 'create' for socket(), else the call's name (accept covers accept4). fd is the "
+	"Columns: id, ts_ns, pid, tid, comm, netns, event, kern, fd, family, type, protocol, "
+	"laddr, lport, raddr, rport, backlog, level, optname, ret, error, socket_cookie, flow_id. "
+	"event is 'create' for socket(), else the call's name (accept covers accept4); kern is 1 "
+	"on a 'create' of a socket the kernel made for the task (an MPTCP subflow). fd is the "
 	"descriptor the call was given (accept: the listening one; null for create); ret is the "
 	"result: 0, a new descriptor (create, accept) or a negative errno, which error names "
 	"(ECONNREFUSED for -111). laddr is bind's requested address, otherwise the socket's "

@@ -55,6 +55,7 @@ struct fr_consumer {
 	int64_t start_offset; /* the same, fixed at start: process start times must not jitter */
 	uint32_t gen;
 	uint64_t table_full;
+	uint64_t sock_events_shed; /* socket events dropped to keep the writer's queue for flows */
 	int ncpus;
 	uint64_t *stat_vals;
 	struct fr_flow_key *sweep_keys;
@@ -368,6 +369,13 @@ static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e
 {
 	struct fr_op op = { .type = FR_OP_SOCKET_EVENT };
 
+	/* When the database falls behind, socket events give way: waiting for room here would
+	 * stop the reading of flow events too. Counted in runs.socket_events_lost. */
+	if (fr_db_writer_busy(c->w)) {
+		c->sock_events_shed++;
+		return;
+	}
+
 	op.sock = *e;
 	op.id = identity_real(c, &e->id);
 	op.start_ns = real_ns(c, e->ts_ns);
@@ -444,6 +452,10 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->sweep_keys = calloc(SWEEP_CHUNK, sizeof(*c->sweep_keys));
 	c->sweep_vals = calloc(SWEEP_CHUNK, sizeof(*c->sweep_vals));
 	c->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
+	if (c->rb && ring_buffer__add(c->rb, bpf_map__fd(b->skel->maps.sock_events), handle_event, c)) {
+		ring_buffer__free(c->rb);
+		c->rb = NULL;
+	}
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (c->rb && c->epfd >= 0 &&
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->rb),
@@ -613,6 +625,7 @@ void fr_consumer_flush(struct fr_consumer *c)
 
 	read_stats(c, op.stats);
 	op.stats[FR_STAT_FLOWS_FULL] += c->table_full;
+	op.stats[FR_STAT_SOCKEV_FULL] += c->sock_events_shed;
 	op.queue_full = fr_db_writer_queue_full(c->w);
 	if (c->cap)
 		op.capture_lost = fr_capture_lost(c->cap);

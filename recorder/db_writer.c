@@ -44,7 +44,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_RUN_STATS] = "UPDATE runs SET heartbeat_ns=?2, lost_events=?3, ringbuf_full=?4, "
 			 "flows_full=?5, owners_full=?6, pending_full=?7, unowned_packets=?8, "
 			 "queue_full=?9, capture_full=?10, capture_lost=?11, capture_disk=?12, "
-			 "dns_malformed=?13 WHERE id=?1",
+			 "dns_malformed=?13, socket_events_lost=?14 WHERE id=?1",
 	[ST_SEGMENT_INSERT] = "INSERT INTO pcap_segments(id, run_id, path, start_ns) VALUES (?1,?2,?3,?4)",
 	[ST_SEGMENT_UPDATE] = "UPDATE pcap_segments SET bytes=?2, packets=?3, end_ns=?4 WHERE id=?1",
 	[ST_SEGMENT_DELETE_FLOWS] = "DELETE FROM pcap_chunk_flows WHERE chunk_id IN "
@@ -328,7 +328,8 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	case FR_OP_RUN_STATS: {
 		uint64_t lost = op->stats[FR_STAT_RINGBUF_FULL] + op->stats[FR_STAT_FLOWS_FULL] +
 				op->stats[FR_STAT_OWNERS_FULL] + op->stats[FR_STAT_PENDING_FULL] +
-				op->stats[FR_STAT_CAPTURE_FULL] + op->capture_lost + op->capture_disk;
+				op->stats[FR_STAT_CAPTURE_FULL] + op->capture_lost + op->capture_disk +
+				op->stats[FR_STAT_SOCKEV_FULL];
 
 		st = w->st[ST_RUN_STATS];
 		sqlite3_bind_int64(st, 1, w->run_id);
@@ -344,6 +345,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 11, (int64_t)op->capture_lost);
 		sqlite3_bind_int64(st, 12, (int64_t)op->capture_disk);
 		sqlite3_bind_int64(st, 13, (int64_t)op->dns_malformed);
+		sqlite3_bind_int64(st, 14, (int64_t)op->stats[FR_STAT_SOCKEV_FULL]);
 		break;
 	}
 	case FR_OP_DNS: {
@@ -521,6 +523,16 @@ void fr_db_writer_sync(struct fr_db_writer *w)
 	while (w->committed < target)
 		pthread_cond_wait(&w->done, &w->lock);
 	pthread_mutex_unlock(&w->lock);
+}
+
+bool fr_db_writer_busy(struct fr_db_writer *w)
+{
+	bool busy;
+
+	pthread_mutex_lock(&w->lock);
+	busy = w->count >= w->cap / 2;
+	pthread_mutex_unlock(&w->lock);
+	return busy;
 }
 
 uint64_t fr_db_writer_queue_full(struct fr_db_writer *w)

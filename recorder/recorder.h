@@ -6,6 +6,7 @@
 #define FR_RECORDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
@@ -130,8 +131,15 @@ struct fr_op {
 	int type;
 	int64_t flow_id;
 	int64_t start_ns, last_ns, end_ns; /* end_ns 0: still open */
-	struct fr_flow_key key;
-	struct fr_flow flow;
+	/* The queue copies every op twice: a socket event's record shares the room of the
+	 * flow ops' key and counters. */
+	union {
+		struct {
+			struct fr_flow_key key;  /* FR_OP_FLOW_*, FR_OP_DNS */
+			struct fr_flow flow;     /* FR_OP_FLOW_* */
+		};
+		struct fr_sock_event sock;       /* FR_OP_SOCKET_EVENT */
+	};
 	struct fr_identity id;
 	char *exe, *cmdline; /* FR_OP_PROCESS: heap strings the writer frees; may be NULL */
 	char *container, *runtime, *pod_uid; /* FR_OP_PROCESS: the same */
@@ -153,8 +161,8 @@ struct fr_op {
 	int16_t dns_rcode;           /* -1: unanswered */
 	uint8_t dns_role, dns_transport;
 	uint64_t dns_malformed;      /* FR_OP_RUN_STATS */
-	/* FR_OP_SOCKET_EVENT: start_ns = the call's return, id = the caller, flow_id 0: none */
-	struct fr_sock_event sock;
+	/* FR_OP_SOCKET_EVENT: sock above; start_ns = the call's return, id = the caller,
+	 * flow_id 0: none */
 };
 
 struct fr_db_writer;
@@ -163,6 +171,8 @@ void fr_db_writer_push(struct fr_db_writer *w, const struct fr_op *op);
 /* Wait until everything pushed so far is committed. */
 void fr_db_writer_sync(struct fr_db_writer *w);
 uint64_t fr_db_writer_queue_full(struct fr_db_writer *w);
+/* The queue is half full or more: work that can be dropped (and counted) should be. */
+bool fr_db_writer_busy(struct fr_db_writer *w);
 /* Drain, commit, stop the thread. The database stays open (owned by the caller). */
 void fr_db_writer_stop(struct fr_db_writer *w);
 uint64_t fr_db_writer_rows(struct fr_db_writer *w);

@@ -38,8 +38,10 @@ CREATE TABLE runs (
     capture_lost    INTEGER NOT NULL DEFAULT 0, -- packets not captured: perf samples lost (user side)
     capture_disk    INTEGER NOT NULL DEFAULT 0, -- packets not captured: disk full or write error
     snaplen         INTEGER,                    -- bytes kept per packet (0 = whole); NULL: no capture
-    dns_malformed   INTEGER NOT NULL DEFAULT 0  -- DNS messages that did not parse (or TCP DNS that
+    dns_malformed   INTEGER NOT NULL DEFAULT 0, -- DNS messages that did not parse (or TCP DNS that
                                                 -- could not be reassembled)
+    socket_events_lost INTEGER NOT NULL DEFAULT 0 -- (v2) socket events dropped: their ring buffer
+                                                -- was full, or the database writer was behind
 );
 
 -- One row per process instance: (pid, start_ns) so that a reused pid is a new row.

@@ -124,9 +124,9 @@ FQ() { "$FLOWQ" --data "$DATA" "$@"; }
 RC=$(q "SELECT socket_cookie FROM socket_events WHERE fd=$REF AND event='connect'")
 CC=${OUT_FLOW#*|} RF=${REF_FLOW%|*} OF=${OUT_FLOW%|*}
 check "flowq events --event connect --pid N: exactly the two connects" \
-"pid,tid,comm,netns,event,fd,family,type,protocol,laddr,lport,raddr,rport,backlog,level,optname,ret,error,socket_cookie,flow_id
-$PID,$PID,ev-calls,$NSE,connect,$CLI,4,stream,tcp,127.0.0.1,$CPORT,127.0.0.1,$P,,,,0,,$CC,$OF
-$PID,$PID,ev-calls,$NSE,connect,$REF,4,stream,tcp,,,127.0.0.1,$CLOSED,,,,-111,ECONNREFUSED,$RC,$RF" \
+"pid,tid,comm,netns,event,kern,fd,family,type,protocol,laddr,lport,raddr,rport,backlog,level,optname,ret,error,socket_cookie,flow_id
+$PID,$PID,ev-calls,$NSE,connect,0,$CLI,4,stream,tcp,127.0.0.1,$CPORT,127.0.0.1,$P,,,,0,,$CC,$OF
+$PID,$PID,ev-calls,$NSE,connect,0,$REF,4,stream,tcp,,,127.0.0.1,$CLOSED,,,,-111,ECONNREFUSED,$RC,$RF" \
 	"$(FQ --format csv events --event connect --pid "$PID" | cut -d, -f3- | tr -d '\r')"
 check "flowq events --event connect: ts_ns as RFC 3339 text" 2 \
 	"$(FQ --format csv --utc events --event connect | cut -d, -f2 | grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$')"
