@@ -26,7 +26,7 @@ CREATE TABLE runs (
     cgroup          TEXT NOT NULL,        -- cgroup v2 directory whose subtree is recorded
     hooks           TEXT NOT NULL,        -- space-separated BPF programs attached, as section names
     lost_events     INTEGER NOT NULL DEFAULT 0, -- sum of the loss counters below
-    ringbuf_full    INTEGER NOT NULL DEFAULT 0, -- events dropped because the ring buffer was full
+    ringbuf_full    INTEGER NOT NULL DEFAULT 0, -- flow events dropped: their ring buffer was full
     flows_full      INTEGER NOT NULL DEFAULT 0, -- flows not tracked because the flow map was full
     owners_full     INTEGER NOT NULL DEFAULT 0, -- sockets not attributed because the owner map was full
     pending_full    INTEGER NOT NULL DEFAULT 0, -- TCP handshakes whose packets were not counted (map full)
