@@ -133,6 +133,10 @@ fail:
 	return -1;
 }
 
+static const char compat_v1_views[] =
+	"CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id FROM main.flows;"
+	"CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost FROM main.runs;";
+
 int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -147,10 +151,6 @@ int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
 	v = fr_db_schema_version(db);
 	if (v < 0) {
 		snprintf(err, errlen, "%s is not a database (%s)", path, sqlite3_errmsg(db));
@@ -163,6 +163,17 @@ int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)
 	if (v > FR_SCHEMA_VERSION) {
 		snprintf(err, errlen, "database schema version %d is newer than this flowq supports (%d)",
 			 v, FR_SCHEMA_VERSION);
+		goto fail;
+	}
+	/* A version 1 database (no recorder of version 2 has opened it) is read as it is, its
+	 * tables seen through temporary views that add the later columns as NULL or 0; the
+	 * file is not touched. socket_events stays missing: flowq events says so. */
+	if (v == 1 && sqlite3_exec(db, compat_v1_views, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (sqlite3_exec(db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	*out = db;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "recorder.h"
@@ -61,6 +62,8 @@ static int check_kernel(void)
 		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup/connect and sendmsg programs" },
 		{ BPF_PROG_TYPE_SOCK_OPS, "sockops programs" },
 	};
+	struct btf *vmlinux;
+	bool found;
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		fr_log(0, "this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); flowrec needs "
@@ -75,6 +78,17 @@ static int check_kernel(void)
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
 		fr_log(0, "this kernel does not support BPF ring buffers (Linux 5.8 or later)");
+		return -1;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1) {
+		fr_log(0, "this kernel does not support BPF task storage (Linux 5.11 or later)");
+		return -1;
+	}
+	vmlinux = btf__load_vmlinux_btf();
+	found = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	if (!found) {
+		fr_log(0, "this kernel does not offer the bpf_rdonly_cast kfunc (Linux 6.2 or later)");
 		return -1;
 	}
 	return 0;

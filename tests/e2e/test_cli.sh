@@ -88,6 +88,24 @@ sqlite3 "$T/newer.db" "PRAGMA user_version=99"
 expect_error 1 "newer" "$FLOWQ" --db "$T/newer.db" flows
 expect_error 1 "SQL error" fq sql "SELECT nosuchcolumn FROM flows"
 
+# A version 1 database (never opened by a version 2 recorder) is read as it is: the later
+# columns are empty, and the file is not changed.
+sqlite3 "$T/v1.db" < "$ROOT/tests/unit/schema-v1.sql"
+sqlite3 "$T/v1.db" "INSERT INTO runs(id, start_ns, end_ns, hostname, kernel, version, options,
+	cgroup, hooks) VALUES (1, 1700000000000000000, 1700000001000000000, 'h', 'k', '0.1.0', '', '/', '');
+	INSERT INTO flows(id, run_id, start_ns, last_ns, netns, proto, family, direction, laddr,
+	lport, raddr, rport, socket_cookie) VALUES (7, 1, 1700000000000000000,
+	1700000000500000000, 1, 'tcp', 4, 'out', '10.0.0.1', 1000, '10.0.0.2', 80, 99)"
+SUM1=$(sha256sum "$T/v1.db" | cut -d' ' -f1)
+check "flowq flows on a version 1 database: the row, parent_flow_id empty" "7,tcp,10.0.0.2,80," \
+	"$("$FLOWQ" --db "$T/v1.db" --format csv flows | tail -1 | tr -d '\r' | awk -F, '{ print $1 "," $10 "," $15 "," $16 "," $23 }')"
+check "flowq sql on a version 1 database sees the later columns" "|0" \
+	"$("$FLOWQ" --db "$T/v1.db" --format csv sql "SELECT f.parent_flow_id, r.socket_events_lost FROM flows f, runs r" | tail -1 | tr -d '\r' | tr , '|')"
+check "flowq status on a version 1 database: the run, ended" "1,ended" \
+	"$("$FLOWQ" --db "$T/v1.db" --format csv status | sed -n 2p | cut -d, -f1,4)"
+check "a version 1 database is not changed by flowq" "$SUM1|1" \
+	"$(sha256sum "$T/v1.db" | cut -d' ' -f1)|$(sqlite3 "$T/v1.db" "PRAGMA user_version")"
+
 # --- recorder refusals ------------------------------------------------------------------------
 SUM=$(sha256sum "$T/newer.db" | cut -d' ' -f1)
 mkdir -p "$T/newer"; cp "$T/newer.db" "$T/newer/flowrec.db"
