@@ -1233,9 +1233,11 @@ int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
 	sock = fd_socket(task, ret);
 	if (!sock)
 		return 0;
-	sk = BPF_CORE_READ(sock, sk);
+	sk = sock->sk;
+	if (!sk)
+		return 0;
 	/* sockops generated the cookie at the passive open; 0 means not one of ours. */
-	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	key.cookie = sk->__sk_common.skc_cookie.counter;
 	if (!key.cookie)
 		return 0;
 	o = bpf_map_lookup_elem(&owners, &key.cookie);
@@ -1243,13 +1245,14 @@ int BPF_PROG(fr_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	identity_from_current(&o->id);
 	{
-		__u32 v6[4];
-		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		__u32 v6[4] = { sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[0],
+				sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[1],
+				sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2],
+				sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3] };
 
-		BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
 		key.proto = FR_IPPROTO_TCP;
-		key_set_remote(&key, family, BPF_CORE_READ(sk, __sk_common.skc_daddr), v6,
-			       bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+		key_set_remote(&key, sk->__sk_common.skc_family, sk->__sk_common.skc_daddr, v6,
+			       bpf_ntohs(sk->__sk_common.skc_dport));
 	}
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f)
