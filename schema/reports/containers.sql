@@ -1,14 +1,17 @@
 -- name: containers
--- description: Per container, by cgroup id for now: processes, flows, bytes, peers
+-- description: Per container (or, outside containers, per cgroup): processes, flows, bytes, peers
 -- param: :since time      flows still active at or after this time (--since; default: all)
 -- param: :until time      flows that started at or before this time (--until; default: now)
 -- param: :limit integer   rows to print (--limit; default: all)
 --
--- Grouped by the owning task's cgroup v2 id (the inode of its cgroup directory: `stat -c %i`
--- on it), as the schema has no container column yet. Once processes.container exists this
--- report will group by it (joining processes on pid and proc_start_ns) and keep cgroup_id
--- as a column. Most bytes first.
-SELECT f.cgroup_id,
+-- One row per container id and cgroup v2 id of the flows' owners (processes.container,
+-- runtime and pod_uid, parsed from the cgroup path when the process was first seen). Tasks
+-- outside containers have NULL container and are told apart by cgroup_id (the inode of
+-- their cgroup directory: `stat -c %i DIR`). Most bytes first.
+SELECT p.container,
+       p.runtime,
+       p.pod_uid,
+       f.cgroup_id,
        count(DISTINCT f.pid) AS pids,
        group_concat(DISTINCT f.comm) AS comms,
        count(*) AS flows,
@@ -19,7 +22,8 @@ SELECT f.cgroup_id,
        min(f.start_ns) AS first_ns,
        max(COALESCE(f.end_ns, f.last_ns)) AS last_ns
 FROM flows f
+LEFT JOIN processes p ON p.pid = f.pid AND p.start_ns = f.proc_start_ns
 WHERE COALESCE(f.end_ns, f.last_ns) >= :since AND f.start_ns <= :until
-GROUP BY f.cgroup_id
-ORDER BY bytes DESC, f.cgroup_id
+GROUP BY p.container, p.runtime, p.pod_uid, f.cgroup_id
+ORDER BY bytes DESC, p.container, f.cgroup_id
 LIMIT COALESCE(:limit, -1);

@@ -66,5 +66,8 @@ check "flows --container of no container" 0 \
 	"$(fq --format jsonl flows --container 000000000000 | wc -l)"
 fq flows --container xyz > /dev/null 2> "$T/err"
 check "flows --container rejects a non-hex id (usage error)" 2 $?
+check "report containers: each container's flows under its id and runtime, the server by cgroup" \
+	"$ID_C containerd cli-containerd 1|$ID_D docker cli-docker 1|$ID_P podman cli-podman 1|null null srv-ct 3" \
+	"$(fq --format json report containers | jq -r 'sort_by(.runtime // "~") | map("\(.container) \(.runtime) \(.comms) \(.flows)") | join("|")')"
 check "four process rows, three in containers" "4|3" \
 	"$(q "SELECT count(*), count(container) FROM processes WHERE pid IN ($SRV, $PD, $PC, $PP)")"
