@@ -344,19 +344,19 @@ static int64_t sock_event_flow(struct fr_consumer *c, const struct fr_sock_event
 	memset(&k, 0, sizeof(k));
 	k.cookie = e->cookie;
 	k.proto = e->protocol;
-	if (e->protocol == FR_IPPROTO_MPTCP) {
-		k.family = 0; /* an MPTCP connection is keyed by its cookie alone */
+	if (e->protocol == FR_IPPROTO_MPTCP) { /* keyed by its cookie alone */
+		uf = fr_flow_table_find(c->flows, &k);
 	} else if (e->peer_family) {
 		k.family = e->peer_family;
 		k.rport = e->peer_port;
 		memcpy(k.raddr, e->peer_addr, sizeof(k.raddr));
+		uf = fr_flow_table_find(c->flows, &k);
 	} else if (e->call == FR_CALL_CONNECT && e->raddr_family) {
 		k.family = e->raddr_family;
 		k.rport = e->rport;
 		memcpy(k.raddr, e->raddr, sizeof(k.raddr));
-	}
-	if (k.family || k.proto == FR_IPPROTO_MPTCP)
 		uf = fr_flow_table_find(c->flows, &k);
+	}
 	if (uf) {
 		slot->cookie = e->cookie;
 		slot->flow_id = uf->id;
