@@ -58,7 +58,7 @@ $(BUILD)/vmlinux.h:
 	@mkdir -p $(@D)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c include/flowrec.h $(BUILD)/vmlinux.h
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/flowrec.h $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD) -c $< -o $@
 	llvm-strip -g $@ 2>/dev/null || true
@@ -79,7 +79,7 @@ $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h query/*.h recorder/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(REC_OBJS): $(BUILD)/flowrec.skel.h
+$(REC_OBJS): $(BUILD)/flowrec.skel.h $(BUILD)/iter_sockets.skel.h
 
 $(BUILD)/flowrec: $(REC_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -1,5 +1,5 @@
 /*
- * Structures shared by the BPF programs (bpf/flowrec.bpf.c) and the recorder in user space.
+ * Structures shared by the BPF programs (bpf/ and its .bpf.c files) and the recorder in user space.
  *
  * Both sides compile this file: the BPF side against vmlinux.h, user space against
  * <linux/types.h>. Everything here is fixed-size and explicitly padded so the two compilers
@@ -52,10 +52,23 @@ struct fr_owner {
 	__u8 dir_hint; /* enum fr_direction, or 0: take the first packet's direction */
 	__u8 flags;
 	__u8 peer_family; /* the connected socket's flow key, for its release: a failed */
-	__u8 _pad;        /* connect clears the socket's peer (tcp_disconnect) before that */
+	__u8 laddr_family; /* connect clears the socket's peer (tcp_disconnect) before that */
 	__u16 peer_port;
-	__u16 _pad2;
+	__u16 lport;
 	__u32 peer_addr[4];
+	/* For the socket_events 'close' row at release, whose hook cannot read the socket's
+	 * local address: as the last socket call showed it (0 family: unknown or unbound). */
+	__u32 laddr[4];
+	__s32 fd; /* the descriptor socket() or accept() returned; -1: unknown */
+	__u32 _pad;
+};
+
+/* How a program reads the current task's identity (bpf/common.bpf.h), chosen per program
+ * type by what the running kernel allows there. */
+enum fr_ident_mode {
+	FR_IDENT_BTF = 0,     /* bpf_get_current_task_btf() and plain loads */
+	FR_IDENT_PROBE = 1,   /* bpf_get_current_task() and probe reads */
+	FR_IDENT_HELPERS = 2, /* pid, tid, uid, cgroup only; user space fills in the rest */
 };
 
 /* One flow: a socket and one remote endpoint. For TCP and connected UDP that is the socket;
@@ -247,6 +260,8 @@ struct fr_iter_sock {
 	__u16 proto;
 	__u8 family;
 	__u8 state; /* TCP state, 10 = LISTEN */
+	__s32 fd;   /* the task's descriptor for it */
+	__u32 _pad;
 };
 
 #endif /* FLOWREC_H */

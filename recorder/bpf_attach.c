@@ -2,13 +2,15 @@
  * Loading and attaching flowrec's BPF programs.
  *
  * Every hook is a BPF link owned by this process (never pinned, never the legacy
- * bpf_prog_attach), so everything detaches when the recorder exits, even by kill -9.
- * Before loading, the kernel is asked for each program and map type the recorder needs, so
- * a missing feature is reported by name instead of as a verifier failure.
+ * bpf_prog_attach; a tracepoint's link holds its perf event), so everything detaches when
+ * the recorder exits, even by kill -9. Before loading, the kernel is probed
+ * (kernel_probe.c): a missing feature is reported by name instead of as a verifier failure,
+ * and what can be done another way is set up that way here.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,63 +53,22 @@ static bool has_caps(void)
 #undef CAP
 }
 
-static int check_kernel(void)
-{
-	static const struct {
-		enum bpf_prog_type type;
-		const char *what;
-	} progs[] = {
-		{ BPF_PROG_TYPE_CGROUP_SKB, "cgroup_skb programs (CONFIG_CGROUP_BPF)" },
-		{ BPF_PROG_TYPE_CGROUP_SOCK, "cgroup/sock_create and sock_release programs" },
-		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup/connect and sendmsg programs" },
-		{ BPF_PROG_TYPE_SOCK_OPS, "sockops programs" },
-	};
-	struct btf *vmlinux;
-	bool found;
-
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fr_log(0, "this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); flowrec needs "
-			  "CONFIG_DEBUG_INFO_BTF", strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		if (libbpf_probe_bpf_prog_type(progs[i].type, NULL) != 1) {
-			fr_log(0, "this kernel does not support %s", progs[i].what);
-			return -1;
-		}
-	}
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
-		fr_log(0, "this kernel does not support BPF ring buffers (Linux 5.8 or later)");
-		return -1;
-	}
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1) {
-		fr_log(0, "this kernel does not support BPF task storage (Linux 5.11 or later)");
-		return -1;
-	}
-	vmlinux = btf__load_vmlinux_btf();
-	found = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
-	btf__free(vmlinux);
-	if (!found) {
-		fr_log(0, "this kernel does not offer the bpf_rdonly_cast kfunc (Linux 6.2 or later)");
-		return -1;
-	}
-	return 0;
-}
-
 int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports,
-		bool socket_events)
+		bool socket_events, uint32_t compat_mask)
 {
-	struct bpf_program *prog;
+	__typeof__(b->skel->progs) *p;
+	struct fr_kernel *k = &b->kernel;
 	int err;
 
 	memset(b, 0, sizeof(*b));
 	b->cgroup_fd = -1;
+	b->socket_events = socket_events;
 	libbpf_set_print(libbpf_log);
 	if (!has_caps()) {
 		fr_log(0, "needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN) to load BPF programs");
 		return -1;
 	}
-	if (check_kernel())
+	if (fr_kernel_probe(k, compat_mask))
 		return -1;
 	b->skel = flowrec_bpf__open();
 	if (!b->skel) {
@@ -118,37 +79,120 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t
 	b->skel->rodata->capture_snaplen = snaplen;
 	for (int i = 0; i < FR_MAX_DNS_PORTS; i++)
 		b->skel->rodata->dns_ports[i] = dns_ports[i];
-	/* Without socket events sys_enter has nothing to do; sys_exit stays, for accept(). */
 	b->skel->rodata->socket_events_enabled = socket_events;
-	bpf_program__set_autoload(b->skel->progs.fr_sys_enter, socket_events);
+	b->skel->rodata->ident_sock = k->ident_sock;
+	b->skel->rodata->ident_addr = k->ident_addr;
+	b->skel->rodata->ident_trace = k->ident_trace;
+	b->skel->rodata->have_mptcp = k->mptcp;
+	/* One pair of socket-call hooks: the per-syscall tracepoints, or the raw ones where
+	 * the kernel has no others. Without socket events only accept's return is needed. */
+	p = &b->skel->progs;
+	bpf_program__set_autoload(p->fr_sys_enter, socket_events && k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_sys_enter_listen, socket_events && k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_sys_exit, k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_raw_sys_enter, socket_events && !k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_raw_sys_exit, !k->syscall_tracepoints);
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -v for the verifier log)",
 		       strerror(-err));
 		return -1;
 	}
-	/* Every program but the start-up iterator is attached, or the recorder stops. */
-	bpf_object__for_each_program(prog, b->skel->obj) {
-		if (prog == b->skel->progs.fr_iter_sockets || !bpf_program__autoload(prog))
-			continue;
-		if (b->hooks[0])
-			strncat(b->hooks, " ", sizeof(b->hooks) - strlen(b->hooks) - 1);
-		strncat(b->hooks, bpf_program__section_name(prog), sizeof(b->hooks) - strlen(b->hooks) - 1);
+	fr_kernel_report(k, socket_events);
+	return 0;
+}
+
+static void hooks_add(struct fr_bpf *b, const char *hook)
+{
+	if (b->hooks[0])
+		strncat(b->hooks, " ", sizeof(b->hooks) - strlen(b->hooks) - 1);
+	strncat(b->hooks, hook, sizeof(b->hooks) - strlen(b->hooks) - 1);
+}
+
+static int link_keep(struct fr_bpf *b, struct bpf_link *link, const char *hook)
+{
+	if (!link) {
+		fr_log(0, "this kernel cannot attach %s: %s", hook, strerror(errno));
+		return -1;
 	}
+	if (b->nlinks == (int)(sizeof(b->links) / sizeof(b->links[0]))) {
+		bpf_link__destroy(link);
+		fr_log(0, "too many BPF links");
+		return -1;
+	}
+	b->links[b->nlinks++] = link;
+	if (!b->packets_listed) /* fr_bpf_attach_sockets listed the packet hooks already */
+		hooks_add(b, hook);
 	return 0;
 }
 
 static int attach_one(struct fr_bpf *b, struct bpf_program *prog, int cgroup_fd)
 {
-	struct bpf_link *link;
+	return link_keep(b, cgroup_fd >= 0 ? bpf_program__attach_cgroup(prog, cgroup_fd)
+					   : bpf_program__attach(prog),
+			 bpf_program__section_name(prog));
+}
 
-	link = cgroup_fd >= 0 ? bpf_program__attach_cgroup(prog, cgroup_fd) : bpf_program__attach(prog);
-	if (!link) {
-		fr_log(0, "this kernel cannot attach %s: %s", bpf_program__section_name(prog),
-		       strerror(errno));
+/* A tracepoint program on syscalls/NAME (tracefs id given), through a perf event of our own:
+ * libbpf's attach looks the id up in a tracefs that may not be mounted here. */
+static int attach_syscall_tp(struct fr_bpf *b, struct bpf_program *prog, const char *name, long id)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr) };
+	struct bpf_link *link;
+	char hook[96];
+	int pfd;
+
+	snprintf(hook, sizeof(hook), "tracepoint/syscalls/%s", name);
+	attr.config = id;
+	attr.sample_period = 1;
+	attr.wakeup_events = 1;
+	pfd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0) {
+		fr_log(0, "cannot open tracepoint %s: %s", hook, strerror(errno));
 		return -1;
 	}
-	b->links[b->nlinks++] = link;
+	link = bpf_program__attach_perf_event(prog, pfd);
+	if (!link)
+		close(pfd);
+	return link_keep(b, link, hook);
+}
+
+/* The socket-call hooks: each call's tracepoints (sys_exit_* before sys_enter_*, so that a
+ * call stashed at entry always has its return seen), or the raw pair. */
+static int attach_socket_calls(struct fr_bpf *b)
+{
+	static const char *const calls[] = { "accept", "accept4", "socket", "bind", "connect",
+					     "setsockopt", "listen" };
+	enum { NCALLS = sizeof(calls) / sizeof(calls[0]) };
+	__typeof__(b->skel->progs) *p = &b->skel->progs;
+	char names[2 * NCALLS][32];
+	const char *namep[2 * NCALLS];
+	long ids[2 * NCALLS];
+	int n = b->socket_events ? NCALLS : 2; /* accept and accept4 come first */
+
+	if (!b->kernel.syscall_tracepoints) {
+		if (attach_one(b, p->fr_raw_sys_exit, -1))
+			return -1;
+		return b->socket_events ? attach_one(b, p->fr_raw_sys_enter, -1) : 0;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "sys_exit_%s", calls[i]);
+		snprintf(names[n + i], sizeof(names[n + i]), "sys_enter_%s", calls[i]);
+		namep[i] = names[i];
+		namep[n + i] = names[n + i];
+	}
+	if (fr_tracepoint_ids(namep, b->socket_events ? 2 * n : n, ids)) {
+		fr_log(0, "this kernel lacks a syscalls tracepoint for accept, accept4, socket, bind, "
+			  "connect, setsockopt or listen");
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (attach_syscall_tp(b, p->fr_sys_exit, names[i], ids[i]))
+			return -1;
+	for (int i = 0; b->socket_events && i < n; i++)
+		if (attach_syscall_tp(b, strcmp(calls[i], "listen") ? p->fr_sys_enter : p->fr_sys_enter_listen,
+				      names[n + i], ids[n + i]))
+			return -1;
 	return 0;
 }
 
@@ -174,13 +218,12 @@ int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path)
 		fr_log(0, "cannot set the recorded cgroup for the exec hook: %s", strerror(errno));
 		return -1;
 	}
-	if (attach_one(b, P(fr_exec), -1))
+	if (attach_one(b, P(fr_exec), -1) || attach_socket_calls(b))
 		return -1;
-	if (attach_one(b, P(fr_sys_exit), -1))
-		return -1;
-	/* After sys_exit: a call stashed at entry then always has its return seen. */
-	if (bpf_program__autoload(P(fr_sys_enter)))
-		return attach_one(b, P(fr_sys_enter), -1);
+	/* runs.hooks is written before the packet hooks go on: it names them already. */
+	hooks_add(b, bpf_program__section_name(P(fr_skb_egress)));
+	hooks_add(b, bpf_program__section_name(P(fr_skb_ingress)));
+	b->packets_listed = true;
 	return 0;
 #undef P
 }

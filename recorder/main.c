@@ -60,7 +60,8 @@ static const char doc[] =
 
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
-	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS
+	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
+	OPT_KERNEL_COMPAT
 };
 
 static const struct argp_option options[] = {
@@ -87,6 +88,11 @@ static const struct argp_option options[] = {
 	{ "no-socket-events", OPT_NO_SOCKET_EVENTS, NULL, 0,
 	  "Do not record socket calls (socket, bind, listen, connect, accept, setsockopt, close) "
 	  "in socket_events; flows are recorded all the same", 0 },
+	{ "kernel-compat", OPT_KERNEL_COMPAT, "VERSION|NAMES", 0,
+	  "Behave as on an older kernel: leave out what Linux VERSION (5.10 or later) lacks, or "
+	  "the named capabilities (comma-separated: task-btf, task-btf-cgroup, task-cgroup, mptcp, "
+	  "syscall-tracepoints, sock-from-file, sock-ptr-cookie). For testing the fallbacks; "
+	  "runs.features shows what was used", 0 },
 	{ "verbose", 'v', NULL, 0,
 	  "More messages: -v adds details and libbpf's warnings (the verifier log of a failed "
 	  "load), -vv and -vvv libbpf's info and debug messages", 0 },
@@ -215,6 +221,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_SOCKET_EVENTS:
 		o->socket_events = false;
 		break;
+	case OPT_KERNEL_COMPAT: {
+		char err[512];
+
+		if (fr_kernel_compat_parse(arg, &o->compat_mask, err, sizeof(err)))
+			usage_error("%s", err);
+		break;
+	}
 	case OPT_MAX_DISK:
 		if (parse_size(arg, &o->capture.max_disk) || o->capture.max_disk == 0)
 			usage_error("invalid --max-disk '%s': expected a size, like 10G", arg);
@@ -289,11 +302,12 @@ static int prepare_data_dir(const char *dir, char *db_path, size_t len)
 }
 
 static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cgroup,
-			 const char *hooks, int64_t *next_flow_id)
+			 const struct fr_bpf *b, int64_t *next_flow_id)
 {
 	static const char sql[] =
 		"INSERT INTO runs(start_ns, heartbeat_ns, hostname, kernel, version, options, cgroup, hooks, "
-		"snaplen) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+		"snaplen, features) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	char features[512];
 	sqlite3_stmt *st = NULL;
 	struct utsname u;
 	int64_t id = -1;
@@ -307,7 +321,9 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 	sqlite3_bind_text(st, 4, FR_VERSION, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, o->cmdline ? o->cmdline : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, cgroup, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, hooks, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, b->hooks, -1, SQLITE_STATIC);
+	fr_kernel_features(&b->kernel, o->socket_events, features, sizeof(features));
+	sqlite3_bind_text(st, 9, features, -1, SQLITE_STATIC);
 	if (o->capture.enabled)
 		sqlite3_bind_int64(st, 8, o->capture.snaplen);
 	else
@@ -393,7 +409,8 @@ int main(int argc, char **argv)
 	/* A budget smaller than a segment could never be kept: segments shrink to fit it. */
 	if (o.capture.max_disk && o.capture.segment_bytes > o.capture.max_disk / 4)
 		o.capture.segment_bytes = o.capture.max_disk / 4 > 4096 ? o.capture.max_disk / 4 : 4096;
-	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen, o.dns_ports, o.socket_events))
+	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen, o.dns_ports, o.socket_events,
+			o.compat_mask))
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;
@@ -415,7 +432,7 @@ int main(int argc, char **argv)
 	adopted = fr_presock_adopt(&bpf, &cgroup_ids);
 	if (adopted < 0)
 		goto cleanup;
-	run_id = run_begin(db, &o, cgroup, bpf.hooks, &next_flow_id);
+	run_id = run_begin(db, &o, cgroup, &bpf, &next_flow_id);
 	if (run_id < 0)
 		goto cleanup;
 	/* Recovery of a crashed segment uses the database directly: before the writer. */

@@ -1,8 +1,9 @@
 /*
  * Sockets that were open before the recorder started.
  *
- * The iter/task_file program walks every task's descriptors and writes one fr_iter_sock per
- * TCP or UDP socket. Those owned by tasks in the recorded cgroup subtree get an owners-map
+ * The iter/task_file program (bpf/iter_sockets.bpf.c, an object of its own, freed once
+ * done) walks every task's descriptors and writes one fr_iter_sock per TCP, UDP, MPTCP or
+ * ICMP socket. Those owned by tasks in the recorded cgroup subtree get an owners-map
  * entry, so their packets are attributed from the first one the packet hooks see. A TCP
  * socket whose local port has a listener in the same namespace was accepted ('in'); any
  * other connected TCP socket connected out. Entries the socket hooks already made win
@@ -18,6 +19,7 @@
 
 #include "recorder.h"
 #include "flowrec.skel.h"
+#include "iter_sockets.skel.h"
 
 #define TCP_LISTEN 10
 #define IPPROTO_TCP_ 6
@@ -31,15 +33,49 @@ static bool has_listener(const struct fr_iter_sock *s, size_t n, const struct fr
 	return false;
 }
 
+/* Load the iterator with the helpers this kernel accepts in it: tracing helpers cannot be
+ * probed without loading, so each variant is tried, best first, and the one that loads is
+ * what b->kernel records. */
+static struct iter_sockets_bpf *iter_load(struct fr_kernel *k)
+{
+	static const bool variants[][2] = { { true, true }, { true, false }, { false, false } };
+
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		struct iter_sockets_bpf *skel;
+
+		if ((variants[i][0] && !k->sock_from_file) || (variants[i][1] && !k->sock_ptr_cookie))
+			continue;
+		skel = iter_sockets_bpf__open();
+		if (!skel)
+			return NULL;
+		skel->rodata->have_sock_from_file = variants[i][0];
+		skel->rodata->have_sock_ptr_cookie = variants[i][1];
+		if (!iter_sockets_bpf__load(skel)) {
+			k->sock_from_file = variants[i][0];
+			k->sock_ptr_cookie = variants[i][1];
+			return skel;
+		}
+		iter_sockets_bpf__destroy(skel);
+	}
+	return NULL;
+}
+
 int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 {
+	struct iter_sockets_bpf *skel = NULL;
 	struct bpf_link *link = NULL;
 	struct fr_iter_sock *socks = NULL;
 	size_t n = 0, cap = 0;
 	int iter_fd = -1, owners_fd, adopted = 0, ret = -1;
 	ssize_t r;
 
-	link = bpf_program__attach_iter(b->skel->progs.fr_iter_sockets, NULL);
+	skel = iter_load(&b->kernel);
+	if (!skel) {
+		fr_log(0, "this kernel cannot load the iter/task_file program (run with -v for the "
+			  "verifier log)");
+		goto cleanup;
+	}
+	link = bpf_program__attach_iter(skel->progs.fr_iter_sockets, NULL);
 	if (!link) {
 		fr_log(0, "this kernel cannot attach iter/task_file: %s", strerror(errno));
 		goto cleanup;
@@ -74,7 +110,7 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 	owners_fd = bpf_map__fd(b->skel->maps.owners);
 	for (size_t i = 0; i < n; i++) {
 		struct fr_iter_sock *s = &socks[i];
-		struct fr_owner o = { .id = s->id };
+		struct fr_owner o = { .id = s->id, .fd = s->fd };
 
 		if (!fr_idset_has(cgroups, s->task_cgroup_id))
 			continue;
@@ -90,5 +126,6 @@ cleanup:
 	if (iter_fd >= 0)
 		close(iter_fd);
 	bpf_link__destroy(link);
+	iter_sockets_bpf__destroy(skel);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "flowrec.h"
+#include "kernel_probe.h"
 
 #ifndef FR_VERSION /* set by the Makefile */
 #define FR_VERSION "0.1.0"
@@ -37,6 +38,7 @@ struct fr_options {
 	uint16_t dns_ports[FR_MAX_DNS_PORTS]; /* 0 ends the list */
 	bool dns_ports_given;
 	bool socket_events;     /* socket_events rows (--no-socket-events: false) */
+	uint32_t compat_mask;   /* FR_KF_* left out (--kernel-compat) */
 };
 
 struct fr_consumer;
@@ -85,14 +87,18 @@ const char *fr_cgroup_paths_lookup(struct fr_cgroup_paths *p, uint64_t id, uint3
 struct flowrec_bpf;
 struct fr_bpf {
 	struct flowrec_bpf *skel;
-	struct bpf_link *links[16];
+	struct fr_kernel kernel; /* what this kernel offers, and what this run uses */
+	bool socket_events;
+	struct bpf_link *links[32];
 	int nlinks;
-	char hooks[512]; /* space-separated sections attached, for runs.hooks */
+	char hooks[1024]; /* space-separated hooks attached, for runs.hooks */
+	bool packets_listed;
 	int cgroup_fd;
 };
-/* Check privileges and kernel features, then load. 0, or -1 after printing one line. */
+/* Check privileges and kernel features (less those compat_mask takes away), then load. 0,
+ * or -1 after printing one line. */
 int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports,
-		bool socket_events);
+		bool socket_events, uint32_t compat_mask);
 /* Attach everything but the packet hooks, which go last (fr_bpf_attach_packets) so that
  * sockets found by the iterator have owners before their packets are counted. */
 int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path);

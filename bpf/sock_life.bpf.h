@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A socket's life in the recorded cgroup: its creation gives it an owner, connect() and an
+ * unconnected send hand it to the calling task (it may have been inherited across fork),
+ * and its release ends the flows sockops will not end and records the socket's 'close'.
+ *
+ * The close is taken at release, not at close(): a hook on close() would run for every file
+ * closed on the host, and this one runs only for sockets of the recorded cgroup. So the row
+ * means "the socket went" (its last descriptor closed, or its process exited); its fd is the
+ * descriptor socket() or accept() gave, and its local address the one the socket calls and
+ * packets last showed (the kernel does not let a release program read it).
+ */
+#ifndef FR_SOCK_LIFE_BPF_H
+#define FR_SOCK_LIFE_BPF_H
+
+static __always_inline void sock_created(struct bpf_sock *sk)
+{
+	struct fr_owner o = { .fd = -1 };
+	__u64 cookie;
+
+	if (!is_inet_l4(sk->family, sk->protocol))
+		return;
+	identity_from_current(&o.id, ident_sock);
+	cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&owners, &cookie, &o, BPF_ANY))
+		stat_inc(FR_STAT_OWNERS_FULL);
+}
+
+static __always_inline void owner_take(struct bpf_sock_addr *ctx, __u8 dir_hint)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct fr_owner *o = bpf_map_lookup_elem(&owners, &cookie);
+	struct fr_owner fresh = { .fd = -1 };
+
+	if (!is_inet_l4(ctx->family, ctx->protocol))
+		return;
+	if (o) {
+		if (o->id.tid != (__u32)bpf_get_current_pid_tgid())
+			identity_from_current(&o->id, ident_addr);
+		if (dir_hint)
+			o->dir_hint = dir_hint;
+		return;
+	}
+	identity_from_current(&fresh.id, ident_addr);
+	fresh.dir_hint = dir_hint;
+	if (bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY))
+		stat_inc(FR_STAT_OWNERS_FULL);
+}
+
+static __always_inline void sock_close_event(struct bpf_sock *sk, __u64 cookie,
+					     const struct fr_owner *o, __u64 now)
+{
+	struct fr_sock_event *e;
+	__u16 family = sk->family;
+
+	if (!socket_events_enabled)
+		return;
+	e = sock_event_reserve();
+	if (!e)
+		return;
+	e->call = FR_CALL_CLOSE;
+	e->ts_ns = now;
+	e->cookie = cookie;
+	e->fd = o->fd;
+	identity_from_current(&e->id, ident_sock);
+	e->family = family == FR_AF_INET6 ? 6 : 4;
+	e->sock_type = sk->type;
+	e->protocol = sk->protocol;
+	e->laddr_family = o->laddr_family;
+	__builtin_memcpy(e->laddr, o->laddr, sizeof(e->laddr));
+	e->lport = o->lport;
+	if (sk->dst_port) {
+		__u32 v6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3] };
+
+		e->peer_family = addr_normalise(e->peer_addr, family, sk->dst_ip4, v6);
+		e->peer_port = bpf_ntohs(sk->dst_port);
+	}
+	ringbuf_submit(&sock_events, e);
+}
+
+static __always_inline void sock_released(struct bpf_sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct fr_owner *o = bpf_map_lookup_elem(&owners, &cookie);
+	struct fr_flow_key key = {};
+	__u64 now = bpf_ktime_get_ns();
+	struct fr_flow *f;
+
+	if (!o)
+		return;
+	sock_close_event(sk, cookie, o, now);
+	if (sk->dst_port || o->peer_family) {
+		__u32 v6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3] };
+
+		key.cookie = cookie;
+		key.proto = sk->protocol;
+		if (sk->dst_port) {
+			key_set_remote(&key, sk->family, sk->dst_ip4, v6, bpf_ntohs(sk->dst_port));
+		} else { /* a failed connect cleared the peer: the flow's key is remembered */
+			key.family = o->peer_family;
+			key.rport = o->peer_port;
+			__builtin_memcpy(key.raddr, o->peer_addr, 16);
+		}
+		f = bpf_map_lookup_elem(&flows, &key);
+		/* An established TCP flow still has its FIN exchange ahead: sockops ends it. */
+		if (f && !(f->flags & FR_FLOW_STATE_CB))
+			flow_end(&key, now);
+	}
+	if (o->flags & FR_OWNER_UNCONNECTED) {
+		__builtin_memset(&key, 0, sizeof(key));
+		key.cookie = cookie;
+		emit(FR_EV_SOCK_RELEASE, now, &key, NULL);
+	}
+	bpf_map_delete_elem(&owners, &cookie);
+}
+
+#endif /* FR_SOCK_LIFE_BPF_H */
