@@ -29,6 +29,8 @@ static const char *const migrations[] = {
 	" backlog INTEGER, level INTEGER, optname INTEGER, ret INTEGER, socket_cookie INTEGER,"
 	" flow_id INTEGER);"
 	"CREATE INDEX socket_events_ts ON socket_events(ts_ns);",
+	/* 2 -> 3: which mechanism each capability used on the run's kernel. */
+	"ALTER TABLE runs ADD COLUMN features TEXT;",
 };
 
 int fr_db_schema_version(sqlite3 *db)
@@ -133,9 +135,13 @@ fail:
 	return -1;
 }
 
-static const char compat_v1_views[] =
-	"CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id FROM main.flows;"
-	"CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost FROM main.runs;";
+/* An older database is read as it is, its tables seen through temporary views that add the
+ * later columns as NULL or 0; the file is not touched. compat_views[v] serves version v. */
+static const char *const compat_views[FR_SCHEMA_VERSION] = {
+	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id FROM main.flows;"
+	      "CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost, NULL AS features FROM main.runs;",
+	[2] = "CREATE TEMP VIEW runs AS SELECT *, NULL AS features FROM main.runs;",
+};
 
 int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
@@ -165,10 +171,9 @@ int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)
 			 v, FR_SCHEMA_VERSION);
 		goto fail;
 	}
-	/* A version 1 database (no recorder of version 2 has opened it) is read as it is, its
-	 * tables seen through temporary views that add the later columns as NULL or 0; the
-	 * file is not touched. socket_events stays missing: flowq events says so. */
-	if (v == 1 && sqlite3_exec(db, compat_v1_views, NULL, NULL, NULL) != SQLITE_OK) {
+	/* An older database (no newer recorder has opened it): socket_events stays missing in
+	 * version 1, and flowq events says so. */
+	if (v < FR_SCHEMA_VERSION && sqlite3_exec(db, compat_views[v], NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}

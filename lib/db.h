@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
-#define FR_SCHEMA_VERSION 2
+#define FR_SCHEMA_VERSION 3
 
 extern const char fr_schema_sql[];
 

@@ -25,7 +25,7 @@
 	" CASE WHEN end_ns IS NOT NULL THEN 'ended'" \
 	" WHEN :live = 1 AND id = (SELECT max(id) FROM runs) THEN 'live'" \
 	" ELSE 'crashed' END AS state, heartbeat_ns," \
-	" hostname, kernel, cgroup, hooks, lost_events, ringbuf_full, flows_full, owners_full," \
+	" hostname, kernel, cgroup, hooks, features, lost_events, ringbuf_full, flows_full, owners_full," \
 	" unowned_packets"
 #define DATABASE_COLUMNS \
 	":db_bytes AS db_bytes, (SELECT count(*) FROM flows) AS flows," \

@@ -1,4 +1,4 @@
--- flowrec database schema, version 2.
+-- flowrec database schema, version 3.
 --
 -- This file is compiled into both binaries. The recorder applies it to a new database and
 -- migrates older ones (lib/db.c); flowq only reads. PRAGMA user_version holds the version.
@@ -40,8 +40,13 @@ CREATE TABLE runs (
     snaplen         INTEGER,                    -- bytes kept per packet (0 = whole); NULL: no capture
     dns_malformed   INTEGER NOT NULL DEFAULT 0, -- DNS messages that did not parse (or TCP DNS that
                                                 -- could not be reassembled)
-    socket_events_lost INTEGER NOT NULL DEFAULT 0 -- (v2) socket events dropped: their ring buffer
+    socket_events_lost INTEGER NOT NULL DEFAULT 0, -- (v2) socket events dropped: their ring buffer
                                                 -- was full, or the database writer was behind
+    features        TEXT                        -- (v3) how this kernel let each capability work:
+                                                -- space-separated capability=mechanism words, a
+                                                -- trailing '!' on the degraded ones, then
+                                                -- 'kernel-compat' if --kernel-compat took some
+                                                -- away (docs/kernels.md lists them all)
 );
 
 -- One row per process instance: (pid, start_ns) so that a reused pid is a new row.
@@ -217,4 +222,4 @@ CREATE TABLE socket_events (
 );
 CREATE INDEX socket_events_ts ON socket_events(ts_ns);
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -119,7 +119,9 @@ static char *read_file(const char *path, size_t *len)
 	assert_non_null(buf);
 	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
-	*len = (size_t)n;
+	buf[n] = 0;
+	if (len)
+		*len = (size_t)n;
 	return buf;
 }
 
@@ -164,7 +166,7 @@ static void test_fresh_db(void **state)
 	};
 	static const char *const runs_cols[] = {
 		"id", "start_ns", "end_ns", "heartbeat_ns", "hostname", "kernel", "version", "options",
-		"cgroup", "hooks", "lost_events",
+		"cgroup", "hooks", "lost_events", "features",
 	};
 	static const char *const processes_cols[] = {
 		"pid", "start_ns", "ppid", "comm", "exe", "cmdline", "uid", "cgroup_id", "netns", "run_id",
@@ -274,6 +276,7 @@ static void test_migrate_from_v1(void **state)
 	got = schema_shape(old);
 	assert_string_equal(got, want);
 	assert_non_null(strstr(want, "socket_events.flow_id INTEGER"));
+	assert_non_null(strstr(want, "runs.features TEXT"));
 	free(want);
 	free(got);
 	free(v1);
@@ -435,6 +438,47 @@ static void test_ro_cannot_write(void **state)
 	free(after);
 }
 
+/* A version 2 database (tests/unit/schema-v2.sql) is read as it is: runs.features shows as
+ * NULL and the file keeps its version and columns; the recorder migrates it to the shape of
+ * a new one. */
+static void test_v2_read_and_migrated(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256] = "", *v2 = read_file(FR_TEST_DATA "/schema-v2.sql", NULL), *want, *got;
+	sqlite3 *db = NULL, *fresh = NULL;
+
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	exec_ok(db, v2);
+	insert_sample(db);
+	sqlite3_close(db);
+
+	db = NULL;
+	if (fr_db_open_ro(fx->db, &db, err, sizeof(err)) != 0)
+		fail_msg("open_ro v2: %s", err);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE features IS NULL"), 1);
+	assert_int_equal(query_int(db, "SELECT socket_cookie FROM flows"), 77);
+	assert_int_equal(fr_db_schema_version(db), 2);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_table_info('runs', 'main')"
+				       " WHERE name = 'features'"), 0);
+	sqlite3_close(db);
+
+	db = NULL;
+	if (fr_db_open_rw(fx->db, &db, err, sizeof(err)) != 0)
+		fail_msg("open_rw v2: %s", err);
+	assert_int_equal(fr_db_schema_version(db), FR_SCHEMA_VERSION);
+	assert_int_equal(sqlite3_open(":memory:", &fresh), SQLITE_OK);
+	if (fr_db_migrate(fresh, err, sizeof(err)) != 0)
+		fail_msg("migrate new: %s", err);
+	want = schema_shape(fresh);
+	got = schema_shape(db);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	free(v2);
+	sqlite3_close(fresh);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ro_refuses_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ro_refuses_version_0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ro_cannot_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_read_and_migrated, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
