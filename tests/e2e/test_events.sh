@@ -116,7 +116,7 @@ $REF_FLOW" \
 check "no flow_id where the socket has no flow (listener, in-use bind, udp) nor yet one (creates)" "0|12" \
 	"$(q "SELECT count(flow_id), count(*) FROM socket_events WHERE socket_cookie NOT IN
 	      (SELECT socket_cookie FROM flows) OR event = 'create'")"
-check "runs.hooks names sys_enter" 1 "$(q "SELECT hooks LIKE '%tp_btf/sys_enter%' FROM runs")"
+check "runs.hooks names the connect tracepoints" 1 "$(q "SELECT hooks LIKE '%tracepoint/syscalls/sys_exit_connect%tracepoint/syscalls/sys_enter_connect%' FROM runs")"
 check "no losses" "0|0|0" "$(q "SELECT lost_events, ringbuf_full, socket_events_lost FROM runs")"
 
 # --- flowq events --------------------------------------------------------------------------
