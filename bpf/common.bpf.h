@@ -43,11 +43,10 @@ static __always_inline void count(__u64 *bytes, __u64 *packets, __u64 nbytes, __
 /*
  * The current task's identity, read the way this kernel lets this program type read it
  * (mode is one of the const volatile ident_* settings, so the verifier sees a constant and
- * never visits the other branches, whose helpers the kernel may not have):
- *   FR_IDENT_BTF     plain loads through bpf_get_current_task_btf(): cheapest.
- *   FR_IDENT_PROBE   bpf_get_current_task() and CO-RE probe reads.
- *   FR_IDENT_HELPERS no task access at all: pid, tid, uid and cgroup from their helpers;
- *                    ppid, netns, process start and comm stay 0 for user space to fill in.
+ * never visits the other branch, whose helper the kernel may not have):
+ *   FR_IDENT_BTF     plain loads through bpf_get_current_task_btf(): cheapest (5.11 in
+ *                    tracepoints, 5.15 in cgroup socket programs).
+ *   FR_IDENT_PROBE   bpf_get_current_task() and CO-RE probe reads (every kernel from 5.10).
  */
 static __always_inline void identity_from_current(struct fr_identity *id, __u8 mode)
 {
@@ -67,7 +66,7 @@ static __always_inline void identity_from_current(struct fr_identity *id, __u8 m
 		/* The process's name, not the calling thread's ("dig", not its "isc-net-0000"):
 		 * comm goes with pid; tid tells the thread. */
 		__builtin_memcpy(id->comm, leader->comm, sizeof(id->comm));
-	} else if (mode == FR_IDENT_PROBE) {
+	} else {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 		id->ppid = BPF_CORE_READ(task, real_parent, tgid);

@@ -5,9 +5,9 @@
  * recorder/presock.c to give owners. Its own object, loaded once at start and freed.
  *
  * bpf_sock_from_file (5.11) and bpf_get_socket_cookie on a BTF socket (5.12) are used where
- * the kernel has them (have_sock_from_file, have_sock_ptr_cookie, probed by user space);
+ * the kernel has them (have_sock_from_file, have_sock_ptr_cookie, tried by user space);
  * otherwise the socket is found as fd_socket() in sock_calls.bpf.h finds it, and the cookie
- * is read from the socket: 0, and the socket skipped, if nothing ever asked for it.
+ * is read from the socket: 0 if nothing ever asked for it, and user space then asks.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -73,8 +73,6 @@ int fr_iter_sockets(struct bpf_iter__task_file *ctx)
 		r.cookie = bpf_get_socket_cookie(sk);
 	else
 		r.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	if (!r.cookie)
-		return 0;
 	r.fd = ctx->fd;
 	r.task_cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	r.id.cgroup_id = r.task_cgroup_id;

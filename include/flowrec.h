@@ -66,11 +66,9 @@ struct fr_owner {
 /* How a program reads the current task's identity (bpf/common.bpf.h), chosen per program
  * type by what the running kernel allows there. */
 enum fr_ident_mode {
-	FR_IDENT_BTF = 0,     /* bpf_get_current_task_btf() and plain loads */
-	FR_IDENT_PROBE = 1,   /* bpf_get_current_task() and probe reads */
-	FR_IDENT_HELPERS = 2, /* pid, tid, uid, cgroup only; user space fills in the rest */
+	FR_IDENT_BTF = 0,   /* bpf_get_current_task_btf() and plain loads */
+	FR_IDENT_PROBE = 1, /* bpf_get_current_task() and probe reads */
 };
-
 /* One flow: a socket and one remote endpoint. For TCP and connected UDP that is the socket;
  * an unconnected UDP socket has one flow per remote address and port. */
 struct fr_flow_key {

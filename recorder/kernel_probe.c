@@ -38,8 +38,7 @@ static const struct {
 	int major, minor;
 } capabilities[] = {
 	{ FR_KF_TASK_BTF, "task-btf", 5, 11 },
-	{ FR_KF_TASK_BTF_CGROUP, "task-btf-cgroup", 6, 0 },
-	{ FR_KF_TASK_CGROUP, "task-cgroup", 6, 0 },
+	{ FR_KF_TASK_BTF_CGROUP, "task-btf-cgroup", 5, 15 },
 	{ FR_KF_MPTCP, "mptcp", 5, 19 },
 	{ FR_KF_SYSCALL_TP, "syscall-tracepoints", 0, 0 },
 	{ FR_KF_SOCK_FROM_FILE, "sock-from-file", 5, 11 },
@@ -97,16 +96,12 @@ static bool helper(enum bpf_prog_type type, enum bpf_func_id id)
 	return libbpf_probe_bpf_helper(type, id, NULL) == 1;
 }
 
-/* How a program of this type can read the current task. */
-static uint8_t ident_mode(enum bpf_prog_type type, uint32_t mask, uint32_t btf_flag,
-			  uint32_t probe_flag)
+/* How a program of this type reads the current task: through BTF where the kernel allows
+ * it, else with probe reads, which the floor guarantees. */
+static uint8_t ident_mode(enum bpf_prog_type type, uint32_t mask, uint32_t btf_flag)
 {
-	if (!(mask & btf_flag) && helper(type, BPF_FUNC_get_current_task_btf))
-		return FR_IDENT_BTF;
-	if (!(mask & probe_flag) && helper(type, BPF_FUNC_get_current_task) &&
-	    helper(type, BPF_FUNC_probe_read_kernel) && helper(type, BPF_FUNC_probe_read_kernel_str))
-		return FR_IDENT_PROBE;
-	return FR_IDENT_HELPERS;
+	return !(mask & btf_flag) && helper(type, BPF_FUNC_get_current_task_btf) ? FR_IDENT_BTF
+										  : FR_IDENT_PROBE;
 }
 
 int fr_kernel_probe(struct fr_kernel *k, uint32_t mask)
@@ -152,6 +147,13 @@ int fr_kernel_probe(struct fr_kernel *k, uint32_t mask)
 		{ BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve in cgroup_skb" },
 		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_socket_cookie, "bpf_get_socket_cookie in sockops" },
 		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set in sockops" },
+		/* bpf_base_func_proto gives these to every program type from 5.10, unless the
+		 * kernel is locked down for confidentiality (no reads of kernel memory at all). */
+		{ BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_current_task, "bpf_get_current_task in cgroup/sock_create" },
+		{ BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel in cgroup/sock_create (is the kernel locked down?)" },
+		{ BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str in cgroup/sock_create" },
+		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task, "bpf_get_current_task in cgroup/connect4" },
+		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel in cgroup/connect4" },
 		{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_current_task_under_cgroup, "bpf_current_task_under_cgroup in tracepoints" },
 		{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel (Linux 5.5)" },
 		{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve in tracepoints" },
@@ -182,12 +184,9 @@ int fr_kernel_probe(struct fr_kernel *k, uint32_t mask)
 			return -1;
 		}
 	}
-	k->ident_sock = ident_mode(BPF_PROG_TYPE_CGROUP_SOCK, mask, FR_KF_TASK_BTF_CGROUP,
-				   FR_KF_TASK_CGROUP);
-	k->ident_addr = ident_mode(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, mask, FR_KF_TASK_BTF_CGROUP,
-				   FR_KF_TASK_CGROUP);
-	/* Tracepoints always have bpf_get_current_task and probe reads (checked above). */
-	k->ident_trace = ident_mode(BPF_PROG_TYPE_TRACEPOINT, mask, FR_KF_TASK_BTF, 0);
+	k->ident_sock = ident_mode(BPF_PROG_TYPE_CGROUP_SOCK, mask, FR_KF_TASK_BTF_CGROUP);
+	k->ident_addr = ident_mode(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, mask, FR_KF_TASK_BTF_CGROUP);
+	k->ident_trace = ident_mode(BPF_PROG_TYPE_TRACEPOINT, mask, FR_KF_TASK_BTF);
 	/* bpf_skc_to_mptcp_sock came in 5.19, after the atomic fetch operations (5.12) that
 	 * count an MPTCP connection's subflows down: one probe answers for both. */
 	k->mptcp = !(mask & FR_KF_MPTCP) && helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skc_to_mptcp_sock) &&
@@ -287,7 +286,7 @@ int fr_tracepoint_ids(const char *const *names, int n, long *ids)
 
 static const char *ident_name(uint8_t mode)
 {
-	return mode == FR_IDENT_BTF ? "btf" : mode == FR_IDENT_PROBE ? "probe-read" : "helpers!";
+	return mode == FR_IDENT_BTF ? "btf" : "probe-read";
 }
 
 void fr_kernel_features(const struct fr_kernel *k, bool socket_events, char *buf, size_t len)
@@ -300,18 +299,14 @@ void fr_kernel_features(const struct fr_kernel *k, bool socket_events, char *buf
 		 : k->syscall_tracepoints ? "syscall-tracepoints"
 					  : "raw-syscalls!",
 		 k->mptcp ? "connections" : "tcp-only!",
-		 !k->sock_from_file    ? "inode-cookie!"
-		 : !k->sock_ptr_cookie ? "cookie-read!"
+		 !k->sock_from_file    ? "inode+so-cookie"
+		 : !k->sock_ptr_cookie ? "so-cookie"
 				       : "full",
 		 k->masked ? " kernel-compat" : "");
 }
 
 void fr_kernel_report(const struct fr_kernel *k, bool socket_events)
 {
-	if (k->ident_sock == FR_IDENT_HELPERS || k->ident_addr == FR_IDENT_HELPERS)
-		fr_info("this kernel lets cgroup socket programs read no task: comm, ppid, netns and "
-			"process start of a socket's owner come from /proc, and a process gone by then "
-			"keeps only pid, uid and cgroup");
 	if (socket_events && !k->syscall_tracepoints)
 		fr_info("this kernel has no syscalls tracepoints (CONFIG_FTRACE_SYSCALLS): socket calls "
 			"are taken from raw_tp/sys_enter and sys_exit, which cost every system call "
@@ -324,9 +319,4 @@ void fr_kernel_report(const struct fr_kernel *k, bool socket_events)
 		fr_info("this kernel lacks bpf_skc_to_mptcp_sock (Linux 5.19): MPTCP subflows are "
 			"recorded as plain TCP flows, and only the first subflow of a connection this "
 			"host opened has an owner");
-	if (!k->sock_from_file || !k->sock_ptr_cookie)
-		fr_info("this kernel lacks %s: sockets open before the start whose cookie no one "
-			"had asked for are not adopted",
-			!k->sock_from_file ? "bpf_sock_from_file (Linux 5.11)"
-					   : "bpf_get_socket_cookie in iterators (Linux 5.12)");
 }

@@ -26,11 +26,10 @@ struct fr_kernel {
 enum {
 	FR_KF_TASK_BTF = 1 << 0,        /* bpf_get_current_task_btf in tracepoints */
 	FR_KF_TASK_BTF_CGROUP = 1 << 1, /* ... in cgroup socket programs */
-	FR_KF_TASK_CGROUP = 1 << 2,     /* bpf_get_current_task and probe reads there */
-	FR_KF_MPTCP = 1 << 3,
-	FR_KF_SYSCALL_TP = 1 << 4,
-	FR_KF_SOCK_FROM_FILE = 1 << 5,
-	FR_KF_SOCK_PTR_COOKIE = 1 << 6,
+	FR_KF_MPTCP = 1 << 2,
+	FR_KF_SYSCALL_TP = 1 << 3,
+	FR_KF_SOCK_FROM_FILE = 1 << 4,
+	FR_KF_SOCK_PTR_COOKIE = 1 << 5,
 };
 
 /* Parse a --kernel-compat value: a kernel version ("5.10": what that kernel lacks) or a

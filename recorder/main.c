@@ -90,7 +90,7 @@ static const struct argp_option options[] = {
 	  "in socket_events; flows are recorded all the same", 0 },
 	{ "kernel-compat", OPT_KERNEL_COMPAT, "VERSION|NAMES", 0,
 	  "Behave as on an older kernel: leave out what Linux VERSION (5.10 or later) lacks, or "
-	  "the named capabilities (comma-separated: task-btf, task-btf-cgroup, task-cgroup, mptcp, "
+	  "the named capabilities (comma-separated: task-btf, task-btf-cgroup, mptcp, "
 	  "syscall-tracepoints, sock-from-file, sock-ptr-cookie). For testing the fallbacks; "
 	  "runs.features shows what was used", 0 },
 	{ "verbose", 'v', NULL, 0,

@@ -8,8 +8,14 @@
  * socket whose local port has a listener in the same namespace was accepted ('in'); any
  * other connected TCP socket connected out. Entries the socket hooks already made win
  * (BPF_NOEXIST): they are newer.
+ *
+ * Where the iterator cannot make a socket's cookie (before Linux 5.12) it reports 0 for a
+ * socket no one has asked the cookie of; the recorder then takes a copy of the descriptor
+ * (pidfd_getfd, 5.6) and asks with SO_COOKIE, which makes it.
  */
 #include <errno.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +29,31 @@
 
 #define TCP_LISTEN 10
 #define IPPROTO_TCP_ 6
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+/* The cookie of a socket another task holds as fd, made now if it had none; 0 if that task
+ * or descriptor has gone. */
+static uint64_t cookie_of(uint32_t pid, int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int pidfd, copy;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return 0;
+	copy = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	if (copy < 0)
+		return 0;
+	if (getsockopt(copy, SOL_SOCKET, SO_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(copy);
+	return cookie;
+}
 
 static bool has_listener(const struct fr_iter_sock *s, size_t n, const struct fr_iter_sock *x)
 {
@@ -66,7 +97,7 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 	struct bpf_link *link = NULL;
 	struct fr_iter_sock *socks = NULL;
 	size_t n = 0, cap = 0;
-	int iter_fd = -1, owners_fd, adopted = 0, ret = -1;
+	int iter_fd = -1, owners_fd, adopted = 0, missed = 0, ret = -1;
 	ssize_t r;
 
 	skel = iter_load(&b->kernel);
@@ -114,12 +145,21 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 
 		if (!fr_idset_has(cgroups, s->task_cgroup_id))
 			continue;
+		if (!s->cookie)
+			s->cookie = cookie_of(s->id.pid, s->fd);
+		if (!s->cookie) {
+			missed++;
+			continue;
+		}
 		if (s->proto == IPPROTO_TCP_ && s->state != TCP_LISTEN && s->rport)
 			o.dir_hint = has_listener(socks, n, s) ? FR_DIR_IN : FR_DIR_OUT;
 		if (bpf_map_update_elem(owners_fd, &s->cookie, &o, BPF_NOEXIST) == 0)
 			adopted++;
 	}
 	fr_debug("%zu sockets open at start, %d in the recorded cgroup adopted", n, adopted);
+	if (missed)
+		fr_info("%d sockets open at start could not be adopted (their cookie could not be "
+			"had: the process or descriptor went, or pidfd_getfd was refused)", missed);
 	ret = adopted;
 cleanup:
 	free(socks);

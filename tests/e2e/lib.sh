@@ -120,9 +120,13 @@ wait_file() { # wait_file PATH [SECONDS]
 	return 1
 }
 
+# FLOWREC_TEST_OPTS: options every recorder of the suite gets (tests/run-all runs a subset
+# with --kernel-compat, to exercise the fallbacks of older kernels on this one).
 start_recorder() { # extra flowrec options
 	rm -f "$T/ready"
-	"$FLOWREC" --data "$DATA" --cgroup "$CG" --ready-file "$T/ready" --flush-interval 0.2 "$@" \
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$FLOWREC" --data "$DATA" --cgroup "$CG" --ready-file "$T/ready" --flush-interval 0.2 \
+		${FLOWREC_TEST_OPTS:-} "$@" \
 		2> "$T/recorder.log" 7>&- &  # 7: a test's fifo, which must see EOF
 	REC_PID=$!
 	if ! wait_file "$T/ready" 15; then
