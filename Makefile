@@ -38,7 +38,8 @@ UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
                   libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools \
-                  dnsmasq-base bind9-dnsutils man-db groff-base nftables iputils-ping
+                  dnsmasq-base bind9-dnsutils man-db groff-base nftables iputils-ping \
+                  qemu-system-x86 busybox-static kmod
 
 .PHONY: all deps record test unit e2e bench clean
 .SECONDARY:
