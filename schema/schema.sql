@@ -24,7 +24,8 @@ CREATE TABLE runs (
     version         TEXT NOT NULL,        -- flowrec version
     options         TEXT NOT NULL,        -- command line the recorder was started with
     cgroup          TEXT NOT NULL,        -- cgroup v2 directory whose subtree is recorded
-    hooks           TEXT NOT NULL,        -- space-separated BPF programs attached, as section names
+    hooks           TEXT NOT NULL,        -- space-separated hooks attached: section names, and
+                                          -- tracepoint/syscalls/NAME for each syscall tracepoint
     lost_events     INTEGER NOT NULL DEFAULT 0, -- sum of the loss counters below
     ringbuf_full    INTEGER NOT NULL DEFAULT 0, -- flow events dropped: their ring buffer was full
     flows_full      INTEGER NOT NULL DEFAULT 0, -- flows not tracked because the flow map was full
