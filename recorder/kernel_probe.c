@@ -307,14 +307,11 @@ void fr_kernel_features(const struct fr_kernel *k, bool socket_events, char *buf
 
 void fr_kernel_report(const struct fr_kernel *k, bool socket_events)
 {
-	if (socket_events && !k->syscall_tracepoints)
-		fr_info("this kernel has no syscalls tracepoints (CONFIG_FTRACE_SYSCALLS): socket calls "
-			"are taken from raw_tp/sys_enter and sys_exit, which cost every system call "
-			"of the host a little");
-	else if (!socket_events && !k->syscall_tracepoints)
-		fr_info("this kernel has no syscalls tracepoints (CONFIG_FTRACE_SYSCALLS): accept() is "
-			"followed through raw_tp/sys_exit, which costs every system call of the host a "
-			"little");
+	if (!k->syscall_tracepoints)
+		fr_info("no syscalls tracepoints here (a kernel without CONFIG_FTRACE_SYSCALLS, or "
+			"tracefs neither readable nor mountable): %s raw_tp/sys_enter and sys_exit, "
+			"which cost every system call of the host a little",
+			socket_events ? "socket calls are taken from" : "accept() is followed through");
 	if (!k->mptcp)
 		fr_info("this kernel lacks bpf_skc_to_mptcp_sock (Linux 5.19): MPTCP subflows are "
 			"recorded as plain TCP flows, and only the first subflow of a connection this "
