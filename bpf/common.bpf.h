@@ -76,6 +76,15 @@ static __always_inline void identity_from_current(struct fr_identity *id, __u8 m
 	}
 }
 
+#define FR_PF_KTHREAD 0x00200000
+
+static __always_inline bool current_is_kthread(__u8 mode)
+{
+	if (mode == FR_IDENT_BTF)
+		return bpf_get_current_task_btf()->flags & FR_PF_KTHREAD;
+	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), flags) & FR_PF_KTHREAD;
+}
+
 /* An address as keys and the database have it: an IPv4 peer of an IPv6 socket appears as
  * ::ffff:a.b.c.d to the socket but as plain IPv4 on the wire, so a mapped address is IPv4.
  * to[] must be zeroed by the caller. Returns the family, 4 or 6. */

@@ -249,10 +249,10 @@ int fr_sockops(struct bpf_sock_ops *skops)
 	return ALLOW;
 }
 
-/* Socket calls. User space attaches fr_sys_enter to the sys_enter tracepoint of socket,
- * bind, connect, accept, accept4 and setsockopt, fr_sys_enter_listen to listen's, and
- * fr_sys_exit to the sys_exit tracepoint of all seven (of accept and accept4 only under
- * --no-socket-events). The raw pair is the fallback for kernels without those tracepoints. */
+/* Socket calls (--socket-events). User space attaches fr_sys_enter to the sys_enter
+ * tracepoint of socket, bind, connect, accept, accept4 and setsockopt, fr_sys_enter_listen
+ * to listen's, and fr_sys_exit to the sys_exit tracepoint of all seven. The raw pair is the
+ * fallback for kernels without those tracepoints. */
 SEC("tracepoint/syscalls/sys_enter_socket")
 int fr_sys_enter(struct fr_tp_sys_enter3 *ctx)
 {
@@ -290,8 +290,7 @@ int BPF_PROG(fr_raw_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = SYSCALL_NR(regs);
 
-	if (!is_sock_call(nr) || (!socket_events_enabled && !is_accept(nr)) ||
-	    FR_COMPAT_SYSCALL((struct task_struct *)bpf_get_current_task(), regs))
+	if (!is_sock_call(nr) || FR_COMPAT_SYSCALL((struct task_struct *)bpf_get_current_task(), regs))
 		return 0;
 	sock_call_exit(nr, ret);
 	return 0;

@@ -4,6 +4,11 @@
  * unconnected send hand it to the calling task (it may have been inherited across fork),
  * and its release ends the flows sockops will not end and records the socket's 'close'.
  *
+ * Without socket events no hook sees accept() return (every syscall hook costs every system
+ * call of the host the kernel's tracing slow path), so an accepted socket keeps the
+ * listener's owner until its release, and then takes the releasing task, the one that held
+ * it last: in a prefork server, the worker that accepted it.
+ *
  * The close is taken at release, not at close(): a hook on close() would run for every file
  * closed on the host, and this one runs only for sockets of the recorded cgroup. So the row
  * means "the socket went" (its last descriptor closed, or its process exited); its fd is the
@@ -62,7 +67,14 @@ static __always_inline void sock_close_event(struct bpf_sock *sk, __u64 cookie,
 	e->ts_ns = now;
 	e->cookie = cookie;
 	e->fd = o->fd;
-	identity_from_current(&e->id, ident_sock);
+	/* A kernel-made subflow goes with its connection, in whatever task: its 'close' names
+	 * the connection's owner, as its 'create' did. */
+	if (o->flags & FR_OWNER_KERN) {
+		e->kern = 1;
+		e->id = o->id;
+	} else {
+		identity_from_current(&e->id, ident_sock);
+	}
 	e->family = family == FR_AF_INET6 ? 6 : 4;
 	e->sock_type = sk->type;
 	e->protocol = sk->protocol;
@@ -84,11 +96,17 @@ static __always_inline void sock_released(struct bpf_sock *sk)
 	struct fr_owner *o = bpf_map_lookup_elem(&owners, &cookie);
 	struct fr_flow_key key = {};
 	__u64 now = bpf_ktime_get_ns();
+	bool owner_moved = false;
 	struct fr_flow *f;
 
 	if (!o)
 		return;
 	sock_close_event(sk, cookie, o, now);
+	if (!socket_events_enabled && (o->flags & FR_OWNER_PASSIVE) &&
+	    o->id.pid != bpf_get_current_pid_tgid() >> 32 && !current_is_kthread(ident_sock)) {
+		identity_from_current(&o->id, ident_sock);
+		owner_moved = true;
+	}
 	if (sk->dst_port || o->peer_family) {
 		__u32 v6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3] };
 
@@ -102,6 +120,10 @@ static __always_inline void sock_released(struct bpf_sock *sk)
 			__builtin_memcpy(key.raddr, o->peer_addr, 16);
 		}
 		f = bpf_map_lookup_elem(&flows, &key);
+		if (f && owner_moved) {
+			f->id = o->id;
+			emit(FR_EV_OWNER, now, &key, f);
+		}
 		/* An established TCP flow still has its FIN exchange ahead: sockops ends it. */
 		if (f && !(f->flags & FR_FLOW_STATE_CB))
 			flow_end(&key, now);

@@ -69,6 +69,7 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	}
 	if (lo)
 		child.id = lo->id;
+	child.flags = f.parent_cookie ? FR_OWNER_KERN : FR_OWNER_PASSIVE;
 	f.id = child.id;
 	child.dir_hint = FR_DIR_IN;
 	if (bpf_map_update_elem(&owners, &key->cookie, &child, BPF_ANY))

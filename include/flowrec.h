@@ -45,6 +45,8 @@ struct fr_identity {
 
 /* fr_owner.flags */
 #define FR_OWNER_UNCONNECTED 1 /* a UDP socket that sent or received without connect() */
+#define FR_OWNER_KERN 2        /* an MPTCP subflow the kernel made: no task holds it */
+#define FR_OWNER_PASSIVE 4     /* accepted: owned by the listener's owner until a task shows */
 
 /* Value of the owners map, keyed by socket cookie. */
 struct fr_owner {

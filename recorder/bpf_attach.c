@@ -84,14 +84,15 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t
 	b->skel->rodata->ident_addr = k->ident_addr;
 	b->skel->rodata->ident_trace = k->ident_trace;
 	b->skel->rodata->have_mptcp = k->mptcp;
-	/* One pair of socket-call hooks: the per-syscall tracepoints, or the raw ones where
-	 * the kernel has no others. Without socket events only accept's return is needed. */
+	/* Socket events take one pair of socket-call hooks: the per-syscall tracepoints, or the
+	 * raw ones where the kernel has no others. Without them no syscall hook at all: any one
+	 * puts every system call of the host on the kernel's tracing slow path. */
 	p = &b->skel->progs;
 	bpf_program__set_autoload(p->fr_sys_enter, socket_events && k->syscall_tracepoints);
 	bpf_program__set_autoload(p->fr_sys_enter_listen, socket_events && k->syscall_tracepoints);
-	bpf_program__set_autoload(p->fr_sys_exit, k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_sys_exit, socket_events && k->syscall_tracepoints);
 	bpf_program__set_autoload(p->fr_raw_sys_enter, socket_events && !k->syscall_tracepoints);
-	bpf_program__set_autoload(p->fr_raw_sys_exit, !k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_raw_sys_exit, socket_events && !k->syscall_tracepoints);
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -v for the verifier log)",
@@ -168,12 +169,14 @@ static int attach_socket_calls(struct fr_bpf *b)
 	char names[2 * NCALLS][32];
 	const char *namep[2 * NCALLS];
 	long ids[2 * NCALLS];
-	int n = b->socket_events ? NCALLS : 2; /* accept and accept4 come first */
+	int n = NCALLS;
 
+	if (!b->socket_events)
+		return 0;
 	if (!b->kernel.syscall_tracepoints) {
 		if (attach_one(b, p->fr_raw_sys_exit, -1))
 			return -1;
-		return b->socket_events ? attach_one(b, p->fr_raw_sys_enter, -1) : 0;
+		return attach_one(b, p->fr_raw_sys_enter, -1);
 	}
 	for (int i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "sys_exit_%s", calls[i]);
@@ -181,7 +184,7 @@ static int attach_socket_calls(struct fr_bpf *b)
 		namep[i] = names[i];
 		namep[n + i] = names[n + i];
 	}
-	if (fr_tracepoint_ids(namep, b->socket_events ? 2 * n : n, ids)) {
+	if (fr_tracepoint_ids(namep, 2 * n, ids)) {
 		fr_log(0, "this kernel lacks a syscalls tracepoint for accept, accept4, socket, bind, "
 			  "connect, setsockopt or listen");
 		return -1;
@@ -189,7 +192,7 @@ static int attach_socket_calls(struct fr_bpf *b)
 	for (int i = 0; i < n; i++)
 		if (attach_syscall_tp(b, p->fr_sys_exit, names[i], ids[i]))
 			return -1;
-	for (int i = 0; b->socket_events && i < n; i++)
+	for (int i = 0; i < n; i++)
 		if (attach_syscall_tp(b, strcmp(calls[i], "listen") ? p->fr_sys_enter : p->fr_sys_enter_listen,
 				      names[n + i], ids[n + i]))
 			return -1;

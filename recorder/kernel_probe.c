@@ -307,11 +307,10 @@ void fr_kernel_features(const struct fr_kernel *k, bool socket_events, char *buf
 
 void fr_kernel_report(const struct fr_kernel *k, bool socket_events)
 {
-	if (!k->syscall_tracepoints)
+	if (socket_events && !k->syscall_tracepoints)
 		fr_info("no syscalls tracepoints here (a kernel without CONFIG_FTRACE_SYSCALLS, or "
-			"tracefs neither readable nor mountable): %s raw_tp/sys_enter and sys_exit, "
-			"which cost every system call of the host a little",
-			socket_events ? "socket calls are taken from" : "accept() is followed through");
+			"tracefs neither readable nor mountable): socket calls are taken from "
+			"raw_tp/sys_enter and sys_exit, which run for every system call of the host");
 	if (!k->mptcp)
 		fr_info("this kernel lacks bpf_skc_to_mptcp_sock (Linux 5.19): MPTCP subflows are "
 			"recorded as plain TCP flows, and only the first subflow of a connection this "

@@ -61,7 +61,7 @@ static const char doc[] =
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
 	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
-	OPT_KERNEL_COMPAT
+	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT
 };
 
 static const struct argp_option options[] = {
@@ -85,9 +85,12 @@ static const struct argp_option options[] = {
 	{ "dns-port", OPT_DNS_PORT, "PORT", 0,
 	  "Parse DNS on this port (repeatable, up to 8; default 53). DNS is taken whole, whatever "
 	  "--snaplen, even with --no-capture", 0 },
+	{ "socket-events", OPT_SOCKET_EVENTS, NULL, 0,
+	  "Record socket calls (socket, bind, listen, connect, accept, setsockopt, close) in "
+	  "socket_events, with their arguments and results. Off by default: the syscall "
+	  "tracepoints this takes slow every system call of every process on the host", 0 },
 	{ "no-socket-events", OPT_NO_SOCKET_EVENTS, NULL, 0,
-	  "Do not record socket calls (socket, bind, listen, connect, accept, setsockopt, close) "
-	  "in socket_events; flows are recorded all the same", 0 },
+	  "No socket_events rows (the default); flows are recorded all the same", 0 },
 	{ "kernel-compat", OPT_KERNEL_COMPAT, "VERSION|NAMES", 0,
 	  "Behave as on an older kernel: leave out what Linux VERSION (5.10 or later) lacks, or "
 	  "the named capabilities (comma-separated: task-btf, task-btf-cgroup, mptcp, "
@@ -220,6 +223,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_NO_SOCKET_EVENTS:
 		o->socket_events = false;
+		break;
+	case OPT_SOCKET_EVENTS:
+		o->socket_events = true;
 		break;
 	case OPT_KERNEL_COMPAT: {
 		char err[512];
@@ -382,7 +388,6 @@ int main(int argc, char **argv)
 		.capture = { .enabled = true, .snaplen = 128, .segment_bytes = 64ULL << 20,
 			     .segment_ns = 3600LL * 1000000000 },
 		.dns_ports = { 53 },
-		.socket_events = true,
 	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 	char cgroup[4096], db_path[4096], err[512];

@@ -37,7 +37,7 @@ struct fr_options {
 	struct fr_capture_opts capture;
 	uint16_t dns_ports[FR_MAX_DNS_PORTS]; /* 0 ends the list */
 	bool dns_ports_given;
-	bool socket_events;     /* socket_events rows (--no-socket-events: false) */
+	bool socket_events;     /* socket_events rows (--socket-events) */
 	uint32_t compat_mask;   /* FR_KF_* left out (--kernel-compat) */
 };
 

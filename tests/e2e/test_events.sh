@@ -2,7 +2,8 @@
 # Socket events: one process makes every recorded call, with its arguments, in a known order
 # (a listener with SO_REUSEADDR and backlog 7, a client connecting to it, the accept, a
 # refused connect, a bind to an address in use, an IPv6 UDP socket, a close of each), and
-# every socket_events row is checked exactly; then flowq events, and --no-socket-events.
+# every socket_events row is checked exactly (--socket-events); then flowq events, and the
+# default, no socket events and no syscall hook.
 . "$(dirname "$0")/lib.sh"
 e2e_begin events
 
@@ -43,7 +44,7 @@ for s in (conn, cli, srv, ref, dup, udp):
     s.close()
 PY
 
-start_recorder
+start_recorder --socket-events
 in_ns frE$$ python3 "$T/calls.py" $P $CLOSED > "$T/calls.out"
 check "the script ran" 0 $?
 read -r PID SRV CLI CONN REF DUP UDP CPORT < "$T/calls.out"
@@ -151,16 +152,17 @@ check "flowq events on a version 1 database: says why" \
 	"flowq: this database has schema version 1, which has no socket events (recorded from version 2 on)" \
 	"$(cat "$T/v1.err")"
 
-# --- --no-socket-events: flows all the same, no events ----------------------------------------
+# --- the default, no socket events: flows all the same, no syscall hook -------------------------
 DATA="$T/data-off" DB="$T/data-off/flowrec.db"
-start_recorder --no-socket-events
+start_recorder
 in_ns frE$$ python3 "$T/calls.py" 7311 7319 > "$T/calls-off.out"
 check "the script ran again" 0 $?
 sleep 0.5
 stop_recorder
-check "--no-socket-events: no socket_events rows" 0 "$(q "SELECT count(*) FROM socket_events")"
-check "--no-socket-events: the three flows are recorded" "in|7311|out|7319|out|7311" \
+check "no socket events: no socket_events rows" 0 "$(q "SELECT count(*) FROM socket_events")"
+check "no socket events: the three flows are recorded" "in|7311|out|7319|out|7311" \
 	"$(q "SELECT direction, CASE direction WHEN 'in' THEN lport ELSE rport END FROM flows ORDER BY direction, rport DESC" | tr '\n' '|' | sed 's/|$//')"
-check "--no-socket-events: accepted flow owned by the accepting process" "$(cut -d' ' -f1 "$T/calls-off.out")" \
+check "no socket events: accepted flow owned by the accepting process" "$(cut -d' ' -f1 "$T/calls-off.out")" \
 	"$(q "SELECT pid FROM flows WHERE direction='in'")"
-check "--no-socket-events: sys_enter not attached" 0 "$(q "SELECT hooks LIKE '%sys_enter%' FROM runs")"
+check "no socket events: no syscall hook attached" 0 "$(q "SELECT hooks LIKE '%sys_e%' FROM runs")"
+check "no socket events: features say off" 1 "$(q "SELECT features LIKE '%socket-calls=off%' FROM runs")"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Kernel capabilities: runs.features names what this kernel let each capability use, and
+# Kernel capabilities: by default no syscall hook at all (an accepted flow goes to the task
+# that releases it); runs.features names what this kernel let each capability use, and
 # every fallback of an older kernel works when --kernel-compat forces it on this one: the raw
-# syscall hooks (socket calls, and accept's owner change without socket events), probe-read
-# identities, MPTCP as plain TCP, and the start-up iterator's cookie fallback (that one is
+# syscall hooks, probe-read identities, MPTCP as plain TCP, and the start-up iterator's cookie fallback (that one is
 # also run by the suite's --kernel-compat 5.10 pass, test_lifetime). Then what kill -9 leaves
 # (nothing) and the one-line errors of a bad --kernel-compat.
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +56,14 @@ FULL="identity-sock=btf identity-connect=btf identity-syscalls=btf socket-calls=
 
 # --- this kernel, as it is -------------------------------------------------------------------
 run_calls
+check "default options: no syscall hook at all, features say so" "0|${FULL/syscall-tracepoints/off}" \
+	"$(q "SELECT hooks LIKE '%sys_e%', features FROM runs")"
+check "default options: the accepted flow goes to the acceptor at its release" "$CHILD|k-acceptor" \
+	"$(q "SELECT pid, comm FROM flows WHERE direction = 'in' AND lport = $P")"
+check "default options: the client's flow stays the parent's" "$PID|k-calls" \
+	"$(q "SELECT pid, comm FROM flows WHERE direction = 'out' AND rport = $P")"
+
+run_calls --socket-events
 check "runs.features: everything this kernel offers (6.1 and 6.18 alike)" "$FULL" \
 	"$(q "SELECT features FROM runs")"
 check "flowq status shows runs.features" "$FULL" \
@@ -63,7 +71,7 @@ check "flowq status shows runs.features" "$FULL" \
 check "no raw syscall hook when the per-call tracepoints exist" 0 "$(q "SELECT hooks LIKE '%raw_tp%' FROM runs")"
 
 # --- raw syscall hooks, as on a kernel without CONFIG_FTRACE_SYSCALLS --------------------------
-run_calls --kernel-compat syscall-tracepoints
+run_calls --socket-events --kernel-compat syscall-tracepoints
 expected="create||stream|||||$SRV
 bind|$SRV|stream|127.0.0.1|$P|||0
 listen|$SRV|stream|127.0.0.1|$P|||0
@@ -84,14 +92,8 @@ close|$ACC|127.0.0.1|$P|||0" \
 check "raw hooks: the accepted flow is the acceptor's" "$CHILD|k-acceptor" \
 	"$(q "SELECT pid, comm FROM flows WHERE direction = 'in' AND lport = $P")"
 
-run_calls --kernel-compat syscall-tracepoints --no-socket-events
-check "raw hooks, no socket events: only raw_tp/sys_exit, for accept" "1|0|0" \
-	"$(q "SELECT hooks LIKE '%raw_tp/sys_exit%', hooks LIKE '%raw_tp/sys_enter%', (SELECT count(*) FROM socket_events) FROM runs")"
-check "raw hooks, no socket events: the accepted flow is the acceptor's" "$CHILD|k-acceptor" \
-	"$(q "SELECT pid, comm FROM flows WHERE direction = 'in' AND lport = $P")"
-
 # --- Linux 5.10: probe-read identities, no MPTCP, the iterator's cookie fallback ---------------
-run_calls --kernel-compat 5.10
+run_calls --socket-events --kernel-compat 5.10
 check "5.10: features" "identity-sock=probe-read identity-connect=probe-read identity-syscalls=probe-read socket-calls=syscall-tracepoints mptcp=tcp-only! preexisting=inode+so-cookie kernel-compat" \
 	"$(q "SELECT features FROM runs")"
 check "5.10: the start names what is lost" 1 "$(grep -c 'lacks bpf_skc_to_mptcp_sock (Linux 5.19)' "$T/recorder.log")"
@@ -127,7 +129,7 @@ check "mptcp off: features say tcp-only" 1 "$(q "SELECT features LIKE '%mptcp=tc
 
 # --- kill -9 leaves nothing attached, tracepoint links included --------------------------------
 rm -rf "$DATA"
-start_recorder
+start_recorder --socket-events
 TP_PROGS=$(bpftool perf show | awk -v p="$REC_PID" '$2 == p && $7 == "tracepoint" { print $6 }' | sort -u)
 check "while recording: 14 syscalls tracepoints, on three programs" "14|3" \
 	"$(bpftool perf show | awk -v p="$REC_PID" '$2 == p && $7 == "tracepoint"' | wc -l)|$(wc -w <<< "$TP_PROGS")"

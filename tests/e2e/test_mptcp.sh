@@ -24,7 +24,7 @@ done
 # The server announces its second address; the client opens a subflow to it.
 ip -n $S mptcp endpoint add 10.97.2.2 dev frM2s$$ signal
 
-start_recorder
+start_recorder --socket-events
 bg_ns $S python3 "$PEER" --comm mpsrv --pidfile "$T/srv.pid" --ready "$T/srv.ready" \
 	tcp-server 0.0.0.0 5000 --reply 3000 --mptcp
 wait_file "$T/srv.ready"
