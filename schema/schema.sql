@@ -189,7 +189,7 @@ CREATE INDEX pcap_chunk_flows_chunk ON pcap_chunk_flows(chunk_id);
 CREATE TABLE socket_events (
     id            INTEGER PRIMARY KEY,
     run_id        INTEGER NOT NULL,  -- runs.id
-    ts_ns         INTEGER NOT NULL,  -- when the call returned
+    ts_ns         INTEGER NOT NULL,  -- when the call returned ('close': when the socket was released)
     pid           INTEGER NOT NULL,  -- calling process
     tid           INTEGER NOT NULL,  -- calling thread
     comm          TEXT,              -- the process's name
@@ -199,9 +199,11 @@ CREATE TABLE socket_events (
     cgroup_id     INTEGER,           -- caller's cgroup v2 id
     event         TEXT NOT NULL,     -- 'create', 'bind', 'listen', 'connect', 'accept', 'setsockopt', 'close'
     kern          INTEGER NOT NULL DEFAULT 0, -- 'create': 1 if the kernel created the socket on the
-                                     -- task's behalf (an MPTCP subflow), 0 for socket()
+                                     -- task's behalf (an MPTCP subflow), 0 for socket();
+                                     -- 'close': 1 for such a subflow the kernel released (v3)
     fd            INTEGER,           -- descriptor the call was given (accept: the listening one);
-                                     -- NULL for 'create'
+                                     -- NULL for 'create'; 'close' (taken at the socket's release,
+                                     -- v3): the descriptor socket() or accept() returned
     family        INTEGER,           -- 4 or 6
     type          TEXT,              -- 'stream', 'dgram', 'raw', 'seqpacket' (a number if other)
     protocol      TEXT,              -- 'tcp', 'udp', 'icmp', 'icmp6', 'mptcp' (a number if other;
