@@ -140,7 +140,7 @@ fi
 # CapabilityBoundingSet= and NoNewPrivileges=, with the installed binaries.
 caps=$(sed -n 's/^AmbientCapabilities=//p' "$UNIT" | tr 'A-Z ' 'a-z,' | sed 's/cap_//g')
 bset=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z ' 'a-z,' | sed 's/cap_//g')
-check "the unit grants bpf, perfmon, net_admin, sys_ptrace" "bpf,perfmon,net_admin,sys_ptrace" "$caps"
+check "the unit grants bpf, perfmon, net_admin, sys_ptrace, dac_read_search" "bpf,perfmon,net_admin,sys_ptrace,dac_read_search" "$caps"
 NB=$T/nobody
 chmod 0711 "$T"
 mkdir "$NB" && chown nobody "$NB"
