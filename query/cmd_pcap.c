@@ -18,14 +18,16 @@
  *    block; the packets kept are copied into one arena, so memory follows what is exported,
  *    not what is read.
  * 5. Packets are sorted by timestamp (stable: ties keep the order of the files) and written
- *    to FILE.tmp, which is renamed to FILE once complete and synced: a failed or interrupted
- *    export leaves no partial FILE behind.
+ *    to a temporary beside FILE, which is renamed to FILE once complete and synced: a failed
+ *    or interrupted export leaves no partial FILE behind (lib/outfile.c; a FILE that is not
+ *    a regular file, /dev/null or a FIFO, is written in place).
  *
  * flowq never writes to the database, not even a TEMP table (query_only forbids it), so flow
  * ids reach SQL as one bound parameter each.
  */
 #include "query.h"
 #include "pcapng.h"
+#include "outfile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -153,8 +155,9 @@ static const char pcap_doc[] =
 	"no comments). FILE.pcapng is pcapng keeping each packet's comment "
 	"(\"pid=P tid=T comm=C flow=ID\", or \"flow=0\"), direction flags (1 inbound, 2 outbound) "
 	"and process/thread ids. Another name needs --format pcap|pcapng. The file is first "
-	"written as FILE.tmp (mode 0600) and renamed to FILE when complete, so a failed export leaves no "
-	"partial FILE. '-w -' writes to standard output, which must not be a terminal. No packet "
+	"written to a temporary beside it (mode 0600) and renamed to FILE when complete, so a "
+	"failed export leaves no partial FILE; a FILE that exists and is not a regular file "
+	"(/dev/null, a FIFO) is written in place. '-w -' writes to standard output, which must not be a terminal. No packet "
 	"matching is not an error: the file is a valid, empty capture. A summary line "
 	"\"flowq: N packets written to FILE\" goes to stderr (not for standard output); a "
 	"progress line too when stderr is a terminal and more than 50 MB are read.\n"
@@ -1121,14 +1124,14 @@ cleanup:
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* FILE.tmp while it is being written, for the signal handler to remove. */
-static char tmp_path[PATH_MAX];
-static volatile sig_atomic_t tmp_exists;
+/* The output while it is being written, for the signal handler to remove its temporary. */
+static struct fr_outfile out;
+static volatile sig_atomic_t out_open;
 
 static void remove_tmp_and_die(int sig)
 {
-	if (tmp_exists)
-		unlink(tmp_path);
+	if (out_open && out.tmp[0])
+		unlink(out.tmp);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -1250,7 +1253,7 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 	struct writer w = { .fd = -1 };
 	struct reader r = { 0 };
 	enum pcap_out_format format;
-	char db_buf[PATH_MAX], data_dir[PATH_MAX];
+	char db_buf[PATH_MAX], data_dir[PATH_MAX], err[PATH_MAX + 128];
 	const char *db_file;
 	sqlite3 *db = NULL;
 	int has_filter, to_stdout, status = FLOWQ_EXIT_FAILURE;
@@ -1265,7 +1268,7 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 	if (to_stdout && isatty(STDOUT_FILENO))
 		flowq_usage_error("refusing to write a capture to a terminal: redirect standard output "
 				  "or give -w FILE");
-	if (!to_stdout && snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", args.out) >= (int)sizeof(tmp_path))
+	if (!to_stdout && strlen(args.out) + sizeof(".XXXXXX") > sizeof(out.tmp))
 		flowq_usage_error("-w '%s': file name too long", args.out);
 	has_filter = compile_filter(&args, &prog);
 
@@ -1303,20 +1306,12 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 		w.fd = STDOUT_FILENO;
 	} else {
 		catch_signals(remove_tmp_and_die);
-		/* A stale FILE.tmp (an export killed by SIGKILL) is replaced. O_EXCL: flowq often
-		 * runs as root, and a symlink planted at FILE.tmp in a shared directory such as
-		 * /tmp must not be followed. */
-		if (unlink(tmp_path) && errno != ENOENT) {
-			fprintf(stderr, "flowq: cannot write %s: cannot remove %s: %s\n", args.out,
-				tmp_path, strerror(errno));
+		if (fr_outfile_open(&out, args.out, 0600, err, sizeof(err))) {
+			fprintf(stderr, "flowq: %s\n", err);
 			goto cleanup;
 		}
-		w.fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w.fd < 0) {
-			fprintf(stderr, "flowq: cannot write %s: %s\n", args.out, strerror(errno));
-			goto cleanup;
-		}
-		tmp_exists = 1;
+		out_open = 1;
+		w.fd = out.fd;
 	}
 
 	r.args = &args;
@@ -1331,31 +1326,23 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 	if (ps.n)
 		qsort(ps.v, ps.n, sizeof(*ps.v), cmp_kept);
 
-	/* Synced before the rename: a full disk may only show here (delayed allocation, NFS). */
-	if (!write_capture(&w, format, &ps) && !to_stdout && fsync(w.fd))
-		w.err = errno;
-	if (w.err) {
-		fprintf(stderr, "flowq: cannot write %s: %s\n", w.name, strerror(w.err));
+	if (write_capture(&w, format, &ps) || w.err) {
+		fprintf(stderr, "flowq: cannot write %s: %s\n", w.name, strerror(w.err ? w.err : EIO));
 		goto cleanup;
 	}
 	if (!to_stdout) {
-		int fd = w.fd;
-
 		w.fd = -1;
-		if (close(fd) || rename(tmp_path, args.out)) {
-			fprintf(stderr, "flowq: cannot write %s: %s\n", args.out, strerror(errno));
+		if (fr_outfile_commit(&out, err, sizeof(err))) {
+			fprintf(stderr, "flowq: %s\n", err);
 			goto cleanup;
 		}
-		tmp_exists = 0;
 		fprintf(stderr, "flowq: %zu packets written to %s\n", ps.n, args.out);
 	}
 	status = FLOWQ_EXIT_OK;
 cleanup:
-	if (!to_stdout && w.fd >= 0)
-		close(w.fd);
-	if (tmp_exists) {
-		unlink(tmp_path);
-		tmp_exists = 0;
+	if (out_open) {
+		fr_outfile_abort(&out);
+		out_open = 0;
 	}
 	if (has_filter)
 		pcap_freecode(&prog);

@@ -18,7 +18,8 @@
  *    series; when the group ends it takes a place among the top N (pushing the smallest out
  *    into "other") or is added to "other". One pass, and memory for N + 2 series however
  *    many groups there are; the legend's totals are exactly the sums of what is drawn.
- * 4. The SVG is built in memory, then written to FILE.tmp, synced and renamed to FILE.
+ * 4. The SVG is built in memory, then written to a temporary beside FILE, synced and
+ *    renamed to FILE (lib/outfile.c; a FILE that is not a regular file is written in place).
  *
  * The approximation: a flow row holds only byte totals and its start, last and end times,
  * not when its bytes went. Each flow's bytes_out + bytes_in are taken as spread evenly over
@@ -28,6 +29,7 @@
  * its start. A bursty long-lived flow is drawn as a flat line at its average rate.
  */
 #include "query.h"
+#include "outfile.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -141,8 +143,9 @@ static const char plot_doc[] =
 	"at most 600 points (a window of 4 minutes or more gets 240 to 600); the window is "
 	"widened to whole buckets. Top entries are those with the most bytes in the window.\n"
 	"\n"
-	"Times on the axis are local time, or UTC with --utc. FILE is written as FILE.tmp and "
-	"renamed when complete. The image uses no scripts, fonts or style sheets from elsewhere: "
+	"Times on the axis are local time, or UTC with --utc. FILE is written to a temporary "
+	"beside it and renamed when complete (a FILE that is not a regular file, such as "
+	"/dev/null, is written in place). The image uses no scripts, fonts or style sheets from elsewhere: "
 	"any browser shows it.\n"
 	"\n"
 	"Times (T): RFC 3339, 'YYYY-MM-DD HH:MM[:SS[.frac]]' (local time, or UTC with --utc), "
@@ -994,36 +997,23 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* FILE.tmp, synced, renamed to FILE: a failed write leaves no partial FILE. A stale FILE.tmp
- * is replaced; O_EXCL, so that a symlink planted there (flowq often runs as root) is never
- * followed. */
+/* Written whole or not at all, and never over anything but a regular file (lib/outfile.c). */
 static int write_file(const char *path, const char *buf, size_t len)
 {
-	char tmp[PATH_MAX];
-	int fd;
+	char err[PATH_MAX + 128];
+	struct fr_outfile f;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		fprintf(stderr, "flowq: cannot write %s: file name too long\n", path);
+	if (fr_outfile_open(&f, path, 0666, err, sizeof(err))) {
+		fprintf(stderr, "flowq: %s\n", err);
 		return -1;
 	}
-	if (unlink(tmp) && errno != ENOENT) {
-		fprintf(stderr, "flowq: cannot write %s: cannot remove %s: %s\n", path, tmp, strerror(errno));
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0) {
+	if (write_all(f.fd, buf, len)) {
 		fprintf(stderr, "flowq: cannot write %s: %s\n", path, strerror(errno));
+		fr_outfile_abort(&f);
 		return -1;
 	}
-	if (write_all(fd, buf, len) || fsync(fd)) {
-		fprintf(stderr, "flowq: cannot write %s: %s\n", path, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) || rename(tmp, path)) {
-		fprintf(stderr, "flowq: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
+	if (fr_outfile_commit(&f, err, sizeof(err))) {
+		fprintf(stderr, "flowq: %s\n", err);
 		return -1;
 	}
 	return 0;

@@ -80,6 +80,24 @@ fq pcap -w "$T/all.pcap" --flow "$SNDFLOW" 2> /dev/null
 check "tcpdump reads the classic pcap" 12 "$(tcpdump -nn -r "$T/all.pcap" 2>/dev/null | grep -c 'UDP, length 51')"
 check "pcap to standard output, read by tshark" 12 "$(fq pcap -w - --format pcap --flow "$SNDFLOW" 2>/dev/null | tshark -r - 2>/dev/null | wc -l)"
 
+# Anything but a regular file is written in place, never renamed over; a FILE.tmp of the
+# user's is left alone.
+fq pcap -w /dev/null --format pcap --flow "$SNDFLOW" 2> /dev/null
+check "-w /dev/null: exit 0, and /dev/null is still a character device" "0|1" "$?|$([ -c /dev/null ] && echo 1)"
+fq pcap -w /dev/full --format pcap --flow "$SNDFLOW" 2> "$T/full.err"
+check "-w /dev/full: exit 1, the error named" "1|1" "$?|$(grep -c '^flowq: cannot write /dev/full: No space left on device$' "$T/full.err")"
+check "-w /dev/full: still a character device" 1 "$([ -c /dev/full ] && echo 1)"
+echo mine > "$T/keep.pcap.tmp"
+fq pcap -w "$T/keep.pcap" --flow "$SNDFLOW" 2> /dev/null
+check "an unrelated FILE.tmp is left as it was, FILE written" "mine|12" \
+	"$(cat "$T/keep.pcap.tmp")|$(tcpdump -nn -r "$T/keep.pcap" 2>/dev/null | grep -c 'UDP, length 51')"
+mkfifo "$T/fifo"
+tcpdump -nn -r "$T/fifo" > "$T/fifo.out" 2> /dev/null &
+FIFO_READER=$!
+fq pcap -w "$T/fifo" --format pcap --flow "$SNDFLOW" 2> /dev/null
+check "-w FIFO: written through the FIFO, read by tcpdump" "0|12" "$?|$(wait $FIFO_READER; grep -c 'UDP, length 51' "$T/fifo.out")"
+check "-w FIFO: still a FIFO" 1 "$([ -p "$T/fifo" ] && echo 1)"
+
 # --- kill -9 in the middle of heavy capture ---------------------------------------------------
 start_recorder --segment-size 512K
 bg_ns frP$$ python3 "$PEER" --ready "$T/sink2.ready" udp-sink 127.0.0.1 9302 1000000

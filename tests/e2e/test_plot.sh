@@ -44,7 +44,9 @@ check "recorded byte order: big, special, small" "big-sender|$SPECIAL|small-send
 fq plot --top 2 -o "$T/out.svg" 2> "$T/err"
 check "plot exits 0" 0 $?
 check "one line on stderr naming the file" 1 "$(grep -c "written to $T/out.svg" "$T/err")"
-check "no FILE.tmp left behind" "" "$(ls "$T/out.svg.tmp" 2>/dev/null)"
+check "no temporary left behind" "" "$(ls "$T"/out.svg.?* 2>/dev/null)"
+fq plot --top 2 -o /dev/null 2> /dev/null
+check "-o /dev/null: exit 0, and /dev/null is still a character device" "0|1" "$?|$([ -c /dev/null ] && echo 1)"
 
 # Prints, tab-separated: parse result, series count, other count, legend labels in rank order
 # (|-separated), the number of points per series, and whether the rank-1 line peaks above the
