@@ -309,7 +309,7 @@ static void finish_ended(struct fr_consumer *c)
 	c->nended = 0;
 }
 
-/* An unconnected UDP socket closed: end every flow it had. Rare, so a scan is fine. */
+/* An unconnected UDP socket closed: end every flow it had (its cookie's chain, not a scan). */
 struct release_ctx {
 	struct fr_consumer *c;
 	uint64_t cookie;
@@ -425,7 +425,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case FR_EV_SOCK_RELEASE: {
 		struct release_ctx r = { c, e->key.cookie, real_ns(c, e->ts_ns) };
 
-		fr_flow_table_each(c->flows, release_one, &r);
+		fr_flow_table_each_cookie(c->flows, r.cookie, release_one, &r);
 		break;
 	}
 	}

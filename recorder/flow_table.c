@@ -4,6 +4,8 @@
  *
  * Entries live in one array allocated at start (no allocation per flow); buckets and chains
  * are array indices plus one, with 0 meaning none. Free entries form a list through `next`.
+ * A second chain links the flows of one socket cookie, so that a socket's release finds its
+ * flows (one per peer, for an unconnected UDP socket) without a walk of the whole table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +15,17 @@
 struct fr_flow_table {
 	struct fr_uflow *entries;
 	uint32_t *buckets;
-	uint32_t nbuckets; /* power of two */
+	uint32_t *cookie_buckets;
+	uint32_t nbuckets; /* power of two, for both */
 	uint32_t capacity;
 	uint32_t count;
 	uint32_t free_head;
 };
+
+static uint32_t cookie_slot(const struct fr_flow_table *t, uint64_t cookie)
+{
+	return (uint32_t)((cookie * 0x9E3779B97F4A7C15ULL) >> 32) & (t->nbuckets - 1);
+}
 
 static uint32_t key_hash(const struct fr_flow_key *k)
 {
@@ -42,7 +50,8 @@ struct fr_flow_table *fr_flow_table_new(uint32_t capacity)
 	t->capacity = capacity;
 	t->entries = calloc(capacity, sizeof(*t->entries));
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (!t->entries || !t->buckets) {
+	t->cookie_buckets = calloc(t->nbuckets, sizeof(*t->cookie_buckets));
+	if (!t->entries || !t->buckets || !t->cookie_buckets) {
 		fr_flow_table_free(t);
 		return NULL;
 	}
@@ -58,6 +67,7 @@ void fr_flow_table_free(struct fr_flow_table *t)
 		return;
 	free(t->entries);
 	free(t->buckets);
+	free(t->cookie_buckets);
 	free(t);
 }
 
@@ -89,6 +99,9 @@ struct fr_uflow *fr_flow_table_insert(struct fr_flow_table *t, const struct fr_f
 	f->key = *k;
 	f->next = *bucket;
 	*bucket = i;
+	bucket = &t->cookie_buckets[cookie_slot(t, k->cookie)];
+	f->cookie_next = *bucket;
+	*bucket = i;
 	t->count++;
 	return f;
 }
@@ -103,6 +116,11 @@ void fr_flow_table_remove(struct fr_flow_table *t, struct fr_uflow *f)
 	if (!*link)
 		return;
 	*link = f->next;
+	link = &t->cookie_buckets[cookie_slot(t, f->key.cookie)];
+	while (*link && *link != idx)
+		link = &t->entries[*link - 1].cookie_next;
+	if (*link)
+		*link = f->cookie_next;
 	memset(f, 0, sizeof(*f));
 	f->next = t->free_head;
 	t->free_head = idx;
@@ -121,6 +139,21 @@ void fr_flow_table_each(struct fr_flow_table *t, void (*fn)(struct fr_uflow *, v
 			fn(f, arg);
 			i = next;
 		}
+	}
+}
+
+void fr_flow_table_each_cookie(struct fr_flow_table *t, uint64_t cookie,
+			       void (*fn)(struct fr_uflow *, void *), void *arg)
+{
+	uint32_t i = t->cookie_buckets[cookie_slot(t, cookie)];
+
+	while (i) {
+		struct fr_uflow *f = &t->entries[i - 1];
+		uint32_t next = f->cookie_next; /* fn may remove f */
+
+		if (f->key.cookie == cookie)
+			fn(f, arg);
+		i = next;
 	}
 }
 

@@ -239,6 +239,7 @@ struct fr_uflow {
 	uint64_t captured;   /* packets written to the pcap store */
 	uint64_t captured_written;
 	uint32_t next;       /* hash chain, index + 1 (0 = end) */
+	uint32_t cookie_next; /* chain of the flows in this cookie's bucket, likewise */
 };
 
 struct fr_flow_table;
@@ -250,6 +251,9 @@ struct fr_uflow *fr_flow_table_insert(struct fr_flow_table *t, const struct fr_f
 void fr_flow_table_remove(struct fr_flow_table *t, struct fr_uflow *f);
 /* Calls fn on every flow; fn may remove the flow it is given. */
 void fr_flow_table_each(struct fr_flow_table *t, void (*fn)(struct fr_uflow *, void *), void *arg);
+/* The same for the flows of one socket cookie only, in O(its flows). */
+void fr_flow_table_each_cookie(struct fr_flow_table *t, uint64_t cookie,
+			       void (*fn)(struct fr_uflow *, void *), void *arg);
 uint32_t fr_flow_table_count(const struct fr_flow_table *t);
 
 /* ---- consumer.c ---- */

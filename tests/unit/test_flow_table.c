@@ -1,6 +1,7 @@
 /*
  * Unit tests for the recorder's user-space flow table (recorder/flow_table.c): insert, find,
- * remove (including from inside a walk), capacity, and keys that differ in one field only.
+ * remove (including from inside a walk), capacity, keys that differ in one field only, and
+ * the walk of one cookie's flows.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,12 +97,64 @@ static void walk_may_remove_the_current_flow(void **state)
 	fr_flow_table_free(t);
 }
 
+struct cookie_walk {
+	struct fr_flow_table *t;
+	uint64_t cookie;
+	int seen, wrong;
+};
+
+static void count_and_remove(struct fr_uflow *f, void *arg)
+{
+	struct cookie_walk *w = arg;
+
+	w->seen++;
+	if (f->key.cookie != w->cookie)
+		w->wrong++;
+	fr_flow_table_remove(w->t, f);
+}
+
+/* A socket's flows, found by its cookie alone: exactly those, whatever else shares their
+ * buckets, removable during the walk, and the table consistent after. */
+static void each_cookie_finds_exactly_its_flows(void **state)
+{
+	struct fr_flow_table *t = fr_flow_table_new(64);
+	struct cookie_walk w = { .t = t, .cookie = 7 };
+
+	(void)state;
+	for (uint64_t c = 1; c <= 40; c++)
+		assert_non_null(fr_flow_table_insert(t, &(struct fr_flow_key){ .cookie = c, .rport = 1 }));
+	for (uint16_t p = 2; p <= 20; p++) /* 20 peers of cookie 7 */
+		assert_non_null(fr_flow_table_insert(t, &(struct fr_flow_key){ .cookie = 7, .rport = p }));
+	fr_flow_table_each_cookie(t, 7, count_and_remove, &w);
+	assert_int_equal(w.seen, 20);
+	assert_int_equal(w.wrong, 0);
+	assert_int_equal(fr_flow_table_count(t), 39);
+	w.seen = 0;
+	fr_flow_table_each_cookie(t, 7, count_and_remove, &w);
+	assert_int_equal(w.seen, 0);
+	for (uint64_t c = 1; c <= 40; c++) {
+		struct fr_flow_key k = { .cookie = c, .rport = 1 };
+
+		if (c == 7)
+			assert_null(fr_flow_table_find(t, &k));
+		else
+			assert_non_null(fr_flow_table_find(t, &k));
+	}
+	/* Removal by the key chain unlinks the cookie chain too. */
+	fr_flow_table_remove(t, fr_flow_table_find(t, &(struct fr_flow_key){ .cookie = 9, .rport = 1 }));
+	w.cookie = 9;
+	fr_flow_table_each_cookie(t, 9, count_and_remove, &w);
+	assert_int_equal(w.seen, 0);
+	fr_flow_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(insert_find_remove),
 		cmocka_unit_test(full_table_refuses_then_reuses),
 		cmocka_unit_test(walk_may_remove_the_current_flow),
+		cmocka_unit_test(each_cookie_finds_exactly_its_flows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
