@@ -55,13 +55,37 @@ static uint64_t cookie_of(uint32_t pid, int fd)
 	return cookie;
 }
 
-static bool has_listener(const struct fr_iter_sock *s, size_t n, const struct fr_iter_sock *x)
+/* Listening TCP ports by (netns, port), sorted, so that each connected socket asks in
+ * O(log n) whether it was accepted: start-up must not cost O(n^2) on a host with many
+ * connections. */
+static uint64_t listener_key(const struct fr_iter_sock *s)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i].proto == IPPROTO_TCP_ && s[i].state == TCP_LISTEN &&
-		    s[i].lport == x->lport && s[i].id.netns == x->id.netns)
-			return true;
-	return false;
+	return (uint64_t)s->id.netns << 16 | s->lport;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The sorted keys of the listeners among s[0..n), or NULL (*count 0) for none. */
+static uint64_t *listeners_sorted(const struct fr_iter_sock *s, size_t n, size_t *count)
+{
+	uint64_t *keys = NULL;
+
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].proto != IPPROTO_TCP_ || s[i].state != TCP_LISTEN)
+			continue;
+		if (!keys && !(keys = malloc(n * sizeof(*keys))))
+			return NULL;
+		keys[(*count)++] = listener_key(&s[i]);
+	}
+	if (*count)
+		qsort(keys, *count, sizeof(*keys), cmp_u64);
+	return keys;
 }
 
 /* Load the iterator with the helpers this kernel accepts in it: tracing helpers cannot be
@@ -96,7 +120,8 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 	struct iter_sockets_bpf *skel = NULL;
 	struct bpf_link *link = NULL;
 	struct fr_iter_sock *socks = NULL;
-	size_t n = 0, cap = 0;
+	uint64_t *listeners = NULL;
+	size_t n = 0, cap = 0, nlisten = 0;
 	int iter_fd = -1, owners_fd, adopted = 0, missed = 0, ret = -1;
 	ssize_t r;
 
@@ -139,6 +164,7 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 		n += (size_t)r / sizeof(*socks);
 	}
 	owners_fd = bpf_map__fd(b->skel->maps.owners);
+	listeners = listeners_sorted(socks, n, &nlisten);
 	for (size_t i = 0; i < n; i++) {
 		struct fr_iter_sock *s = &socks[i];
 		struct fr_owner o = { .id = s->id, .fd = s->fd };
@@ -152,7 +178,10 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 			continue;
 		}
 		if (s->proto == IPPROTO_TCP_ && s->state != TCP_LISTEN && s->rport)
-			o.dir_hint = has_listener(socks, n, s) ? FR_DIR_IN : FR_DIR_OUT;
+			o.dir_hint = nlisten && bsearch(&(uint64_t){ listener_key(s) }, listeners, nlisten,
+							 sizeof(*listeners), cmp_u64)
+					     ? FR_DIR_IN
+					     : FR_DIR_OUT;
 		if (bpf_map_update_elem(owners_fd, &s->cookie, &o, BPF_NOEXIST) == 0)
 			adopted++;
 	}
@@ -162,6 +191,7 @@ int fr_presock_adopt(struct fr_bpf *b, const struct fr_idset *cgroups)
 			"had: the process or descriptor went, or pidfd_getfd was refused)", missed);
 	ret = adopted;
 cleanup:
+	free(listeners);
 	free(socks);
 	if (iter_fd >= 0)
 		close(iter_fd);
