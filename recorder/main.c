@@ -22,6 +22,7 @@
 #include <linux/magic.h>
 
 #include "recorder.h"
+#include "outfile.h"
 #include "db.h"
 #include "lockfile.h"
 #include "timefmt.h"
@@ -367,16 +368,21 @@ static void run_end(sqlite3 *db, int64_t run_id)
 	sqlite3_finalize(st);
 }
 
+/* Written whole and renamed into place (lib/outfile.c): a symlink planted at the path is
+ * replaced, never followed, and a reader never sees it empty. */
 static int write_ready_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char err[PATH_MAX + 128];
+	struct fr_outfile f;
 
-	if (fd < 0) {
-		fr_log(0, "cannot create ready file %s: %s", path, strerror(errno));
+	if (fr_outfile_open(&f, path, 0644, err, sizeof(err)) || dprintf(f.fd, "%d\n", getpid()) < 0 ||
+	    fr_outfile_commit(&f, err, sizeof(err))) {
+		if (f.fd >= 0)
+			snprintf(err, sizeof(err), "cannot write %s: %s", path, strerror(errno));
+		fr_outfile_abort(&f);
+		fr_log(0, "ready file: %s", err);
 		return -1;
 	}
-	dprintf(fd, "%d\n", getpid());
-	close(fd);
 	return 0;
 }
 

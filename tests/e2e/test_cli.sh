@@ -116,6 +116,17 @@ expect_error 1 "cannot use cgroup" "$FLOWREC" --data "$T/d2" --cgroup "$CG/nonex
 expect_error 1 "cannot create data directory" "$FLOWREC" --data /proc/flowrec-cannot --cgroup "$CG"
 expect_error 2 "duration" "$FLOWREC" --duration -3
 expect_error 2 "unrecognized option" "$FLOWREC" --no-such-option
+# A symlink planted at the ready file's path is replaced, not followed.
+echo precious > "$T/victim"
+ln -s "$T/victim" "$T/ready-link"
+"$FLOWREC" --data "$T/d4" --cgroup "$CG" --ready-file "$T/ready-link" --duration 3 2> "$T/d4.log" &
+RL_PID=$!
+wait_file_gone() { local i; for ((i = 0; i < 100; i++)); do [ -L "$1" ] || return 0; sleep 0.05; done; }
+wait_file_gone "$T/ready-link"
+check "--ready-file over a symlink: the symlink replaced by a file holding the pid, its target untouched" \
+	"precious|$RL_PID" "$(cat "$T/victim")|$(cat "$T/ready-link" 2>/dev/null)"
+wait "$RL_PID"
+check "--ready-file: removed at exit" "0" "$(ls "$T/ready-link" 2>/dev/null | wc -l)"
 cp "$FLOWREC" "$T/flowrec-copy"; chmod 755 "$T" "$T/flowrec-copy"
 expect_error 1 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 	"$T/flowrec-copy" --data "$T/d3" --cgroup "$CG"
