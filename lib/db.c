@@ -29,8 +29,9 @@ static const char *const migrations[] = {
 	" backlog INTEGER, level INTEGER, optname INTEGER, ret INTEGER, socket_cookie INTEGER,"
 	" flow_id INTEGER);"
 	"CREATE INDEX socket_events_ts ON socket_events(ts_ns);",
-	/* 2 -> 3: which mechanism each capability used on the run's kernel. */
-	"ALTER TABLE runs ADD COLUMN features TEXT;",
+	/* 2 -> 3: which mechanism each capability used on the run's kernel; how a flow ended. */
+	"ALTER TABLE runs ADD COLUMN features TEXT;"
+	"ALTER TABLE flows ADD COLUMN end_reason TEXT;",
 };
 
 int fr_db_schema_version(sqlite3 *db)
@@ -138,9 +139,10 @@ fail:
 /* An older database is read as it is, its tables seen through temporary views that add the
  * later columns as NULL or 0; the file is not touched. compat_views[v] serves version v. */
 static const char *const compat_views[FR_SCHEMA_VERSION] = {
-	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id FROM main.flows;"
+	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id, NULL AS end_reason FROM main.flows;"
 	      "CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost, NULL AS features FROM main.runs;",
-	[2] = "CREATE TEMP VIEW runs AS SELECT *, NULL AS features FROM main.runs;",
+	[2] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS end_reason FROM main.flows;"
+	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS features FROM main.runs;",
 };
 
 int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)

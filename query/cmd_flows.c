@@ -41,7 +41,7 @@ static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 static const struct flowq_filter_query flows_query = {
 	.select = "SELECT id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family,"
 		  " direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out,"
-		  " packets_in, packets_captured, parent_flow_id FROM flows",
+		  " packets_in, packets_captured, parent_flow_id, end_reason FROM flows",
 	.filters = flows_filters,
 	.count = FILTER_COUNT,
 	.order = " ORDER BY start_ns, id",
@@ -93,7 +93,9 @@ static const char flows_doc[] =
 	"\v"
 	"Columns: id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family, "
 	"direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out, "
-	"packets_in, packets_captured, parent_flow_id. end_ns is null while the flow is open; "
+	"packets_in, packets_captured, parent_flow_id, end_reason. end_ns is null while the flow "
+	"is open; end_reason says how it ended: closed, recorder-stop (open when the recorder "
+	"stopped) or crash (its run crashed); "
 	"family is 4 or 6; direction is 'out' (this host connected or sent first) or 'in'. An "
 	"'mptcp' flow is an MPTCP connection; its TCP subflows name it in parent_flow_id. ICMP "
 	"flows have the echo identifier as lport and 0 as rport. rname is the name whose "

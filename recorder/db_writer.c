@@ -31,11 +31,13 @@ static const char *const stmt_sql[ST_MAX] = {
 		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
 		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
 		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured, "
-		"rname, orig_raddr, orig_rport, parent_flow_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-		"?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
+		"rname, orig_raddr, orig_rport, parent_flow_id, end_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,"
+		"?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
+		"CASE WHEN ?5 IS NULL THEN NULL ELSE 'closed' END)",
 	[ST_FLOW_COUNTERS] =
 		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
-		"packets_in=?7, packets_captured=?8 WHERE id=?1",
+		"packets_in=?7, packets_captured=?8, end_reason=CASE WHEN ?3 IS NULL THEN NULL "
+		"ELSE 'closed' END WHERE id=?1",
 	[ST_FLOW_OWNER] = "UPDATE flows SET pid=?2, tid=?3, comm=?4, uid=?5, cgroup_id=?6, "
 			  "proc_start_ns=?7 WHERE id=?1",
 	[ST_PROCESS] = "INSERT OR IGNORE INTO processes(pid, start_ns, ppid, comm, exe, cmdline, "

@@ -354,10 +354,33 @@ cleanup:
 	return id;
 }
 
+/* Flows no one will end any more: those of run_id (or, with run_id 0, of every run that
+ * crashed, for the start of a new one: the data directory's lock says no recorder is live)
+ * end at their last packet, marked with why. */
+static void flows_end_unfinished(sqlite3 *db, int64_t run_id, const char *reason)
+{
+	static const char sql[] =
+		"UPDATE flows SET end_ns = last_ns, end_reason = ?2 WHERE end_ns IS NULL AND "
+		"(run_id = ?1 OR (?1 = 0 AND run_id IN (SELECT id FROM runs WHERE end_ns IS NULL)))";
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			fr_log(0, "cannot end the flows left open: %s", sqlite3_errmsg(db));
+		else if (sqlite3_changes(db))
+			fr_info("%d flows left open by %s ended at their last packet", sqlite3_changes(db),
+				run_id ? "this run" : "a crashed run");
+	}
+	sqlite3_finalize(st);
+}
+
 static void run_end(sqlite3 *db, int64_t run_id)
 {
 	sqlite3_stmt *st = NULL;
 
+	flows_end_unfinished(db, run_id, "recorder-stop");
 	if (sqlite3_prepare_v2(db, "UPDATE runs SET end_ns = ?1, heartbeat_ns = ?1 WHERE id = ?2", -1,
 			       &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, fr_now_ns());
@@ -443,6 +466,7 @@ int main(int argc, char **argv)
 	adopted = fr_presock_adopt(&bpf, &cgroup_ids);
 	if (adopted < 0)
 		goto cleanup;
+	flows_end_unfinished(db, 0, "crash");
 	run_id = run_begin(db, &o, cgroup, &bpf, &next_flow_id);
 	if (run_id < 0)
 		goto cleanup;

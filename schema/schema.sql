@@ -78,7 +78,7 @@ CREATE TABLE flows (
     run_id        INTEGER NOT NULL,    -- runs.id
     start_ns      INTEGER NOT NULL,    -- first packet (or connection set-up) seen
     last_ns       INTEGER NOT NULL,    -- last packet seen, as of the latest flush
-    end_ns        INTEGER,             -- socket closed (TCP: reached CLOSE); NULL while open
+    end_ns        INTEGER,             -- socket closed (TCP: reached CLOSE); NULL while open (see end_reason)
     pid           INTEGER,             -- owning process (connecting, accepting or sending task); 0 if unknown
     tid           INTEGER,             -- owning thread
     comm          TEXT,                -- owning process's name (its thread-group leader's comm)
@@ -108,8 +108,13 @@ CREATE TABLE flows (
     rname         TEXT,                -- the name whose DNS answer last gave raddr, in the same netns,
                                        -- the owner's own lookups first, before the flow started
                                        -- (a CNAME chain's first name); NULL if none was seen
-    parent_flow_id INTEGER             -- (v2) an MPTCP subflow ('tcp'): flows.id of its 'mptcp'
+    parent_flow_id INTEGER,            -- (v2) an MPTCP subflow ('tcp'): flows.id of its 'mptcp'
                                        -- connection; NULL otherwise
+    end_reason    TEXT                 -- (v3) how end_ns came: 'closed' (the socket closed),
+                                       -- 'recorder-stop' (still open when the recorder stopped:
+                                       -- end_ns is its last packet), 'crash' (its run crashed;
+                                       -- ended at its last packet by the next start); NULL
+                                       -- while open
 );
 
 -- Only start_ns is indexed: flows arrive in time order, so this index grows at its end.

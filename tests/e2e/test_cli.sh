@@ -149,3 +149,31 @@ check "database passes integrity_check" ok "$(q "PRAGMA integrity_check")"
 check "flushed flow survives kill -9" 1 "$(q "SELECT count(*) FROM flows WHERE comm='before-kill'")"
 check "status calls the killed run crashed" "ended crashed" \
 	"$(fq --format jsonl status | python3 -c 'import json,sys; print(*[json.loads(l)["state"] for l in sys.stdin])')"
+
+# --- flows no one will end: a crashed run's at the next start, an open one's at a clean stop --
+start_recorder
+bg_ns frC$$ python3 "$PEER" --ready "$T/h.ready" tcp-server 127.0.0.1 7803
+wait_file "$T/h.ready"
+mkfifo "$T/hfifo" "$T/hfifo2"
+bg_ns frC$$ python3 "$PEER" --comm held hold 127.0.0.1 7803 500 "$T/hfifo"
+exec 8> "$T/hfifo"
+echo go >&8
+sleep 0.6
+kill -9 "$REC_PID"; wait "$REC_PID" 2>/dev/null; REC_PID=
+check "kill -9: the held connection's two flows are open" 2 \
+	"$(q "SELECT count(*) FROM flows WHERE (comm = 'held' OR lport = 7803) AND end_ns IS NULL")"
+start_recorder
+check "next start: the crashed run's open flows end at their last packet, 'crash'" "crash|2|2" \
+	"$(q "SELECT group_concat(DISTINCT end_reason), count(*), sum(end_ns = last_ns) FROM flows WHERE comm = 'held' OR lport = 7803")"
+check "next start: the closed flow says 'closed'" "closed" "$(q "SELECT end_reason FROM flows WHERE comm = 'before-kill'")"
+check "next start: said once" 1 "$(grep -c '2 flows left open by a crashed run ended at their last packet' "$T/recorder.log")"
+bg_ns frC$$ python3 "$PEER" --comm held2 hold 127.0.0.1 7803 300 "$T/hfifo2"
+exec 9> "$T/hfifo2"
+echo go >&9
+sleep 0.6
+stop_recorder
+check "clean stop: the connection still open ends 'recorder-stop' at its last packet" "recorder-stop|1" \
+	"$(q "SELECT end_reason, end_ns = last_ns FROM flows WHERE comm = 'held2'")"
+check "flowq flows shows end_reason" "recorder-stop" \
+	"$(fq --format csv flows --comm held2 | python3 -c 'import csv,sys; print(list(csv.DictReader(sys.stdin))[0]["end_reason"])')"
+exec 8>&- 9>&-
