@@ -95,7 +95,9 @@ mkfifo "$T/fifo"
 tcpdump -nn -r "$T/fifo" > "$T/fifo.out" 2> /dev/null &
 FIFO_READER=$!
 fq pcap -w "$T/fifo" --format pcap --flow "$SNDFLOW" 2> /dev/null
-check "-w FIFO: written through the FIFO, read by tcpdump" "0|12" "$?|$(wait $FIFO_READER; grep -c 'UDP, length 51' "$T/fifo.out")"
+FIFO_RC=$?
+wait "$FIFO_READER" # here, not in a $(...) subshell, which cannot wait for it
+check "-w FIFO: written through the FIFO, read by tcpdump" "0|12" "$FIFO_RC|$(grep -c 'UDP, length 51' "$T/fifo.out")"
 check "-w FIFO: still a FIFO" 1 "$([ -p "$T/fifo" ] && echo 1)"
 
 # --- kill -9 in the middle of heavy capture ---------------------------------------------------
