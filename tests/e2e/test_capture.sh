@@ -107,6 +107,8 @@ SINK2=$LAST_BG
 wait_file "$T/sink2.ready"
 bg_ns frP$$ python3 "$PEER" --comm flood udp-numbered 127.0.0.1 9302 20000 0.0002 "$T/flood.log"
 FLOOD=$LAST_BG
+# Timed from the flood's first datagram, not its start: python starts slowly under the VM.
+for ((i = 0; i < 200; i++)); do [ -s "$T/flood.log" ] && break; sleep 0.05; done
 sleep 1.5
 KILL_NS=$(date +%s%N)
 kill -9 "$REC_PID"; wait "$REC_PID" 2>/dev/null; REC_PID=
