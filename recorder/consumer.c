@@ -30,6 +30,7 @@
 #define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
 #define EXEC_SLOTS 4096  /* exe and arguments taken at exec, by pid, until the process is seen */
 #define SOCK_FLOW_SLOTS 4096 /* socket cookie -> flow id, learnt from socket events */
+#define DEFERRED_SLOTS 64    /* kernel-made 'create' events waiting for their flow's open */
 
 struct exec_slot {
 	uint32_t pid;
@@ -72,6 +73,8 @@ struct fr_consumer {
 	uint64_t seen[SEEN_SLOTS];
 	struct exec_slot execs[EXEC_SLOTS];
 	struct sock_flow_slot sock_flows[SOCK_FLOW_SLOTS];
+	struct fr_sock_event deferred[DEFERRED_SLOTS];
+	unsigned ndeferred;
 };
 
 static int64_t mono_to_real_offset(void)
@@ -365,9 +368,21 @@ static int64_t sock_event_flow(struct fr_consumer *c, const struct fr_sock_event
 	return slot->cookie == e->cookie ? slot->flow_id : 0;
 }
 
-static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e)
+static void sock_event_write(struct fr_consumer *c, const struct fr_sock_event *e, int64_t flow_id)
 {
 	struct fr_op op = { .type = FR_OP_SOCKET_EVENT };
+
+	op.sock = *e;
+	op.id = identity_real(c, &e->id);
+	op.start_ns = real_ns(c, e->ts_ns);
+	op.flow_id = flow_id;
+	process_seen(c, &e->id);
+	fr_db_writer_push(c->w, &op);
+}
+
+static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e)
+{
+	int64_t flow_id;
 
 	/* When the database falls behind, socket events give way: waiting for room here would
 	 * stop the reading of flow events too. Counted in runs.socket_events_lost. */
@@ -375,13 +390,31 @@ static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e
 		c->sock_events_shed++;
 		return;
 	}
+	flow_id = sock_event_flow(c, e);
+	/* A subflow's 'create' is queued just after its flow's open, but on the other ring
+	 * buffer: one read of both may meet it first. It waits for the next read. */
+	if (!flow_id && e->kern && e->call == FR_CALL_CREATE && c->ndeferred < DEFERRED_SLOTS) {
+		c->deferred[c->ndeferred++] = *e;
+		return;
+	}
+	sock_event_write(c, e, flow_id);
+}
 
-	op.sock = *e;
-	op.id = identity_real(c, &e->id);
-	op.start_ns = real_ns(c, e->ts_ns);
-	op.flow_id = sock_event_flow(c, e);
-	process_seen(c, &e->id);
-	fr_db_writer_push(c->w, &op);
+/* Read both ring buffers; then the deferred events, after one more read that brings the
+ * opens they wait for. Returns what ring_buffer__consume returned the first time. */
+static int rings_consume(struct fr_consumer *c)
+{
+	int n = ring_buffer__consume(c->rb);
+	unsigned deferred;
+
+	if (!c->ndeferred)
+		return n;
+	ring_buffer__consume(c->rb);
+	deferred = c->ndeferred; /* with any the second read deferred: they are written as they are */
+	c->ndeferred = 0;
+	for (unsigned i = 0; i < deferred; i++)
+		sock_event_write(c, &c->deferred[i], sock_event_flow(c, &c->deferred[i]));
+	return n;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -519,7 +552,7 @@ int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
 	if (c->cap)
 		fr_capture_consume(c->cap);
 	finish_ended(c);
-	n = ring_buffer__consume(c->rb);
+	n = rings_consume(c);
 	if (n < 0 && n != -EINTR) {
 		fr_log(0, "reading the event ring buffer: %s", strerror(-n));
 		return -1;
@@ -605,7 +638,7 @@ void fr_consumer_flush(struct fr_consumer *c)
 	int err;
 
 	/* Events already queued first, so the sweep sees as few in-flight ends as possible. */
-	ring_buffer__consume(c->rb);
+	rings_consume(c);
 	c->mono_to_real = mono_to_real_offset();
 	c->gen++;
 	do {

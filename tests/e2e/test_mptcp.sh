@@ -28,9 +28,9 @@ start_recorder --socket-events
 bg_ns $S python3 "$PEER" --comm mpsrv --pidfile "$T/srv.pid" --ready "$T/srv.ready" \
 	tcp-server 0.0.0.0 5000 --reply 3000 --mptcp
 wait_file "$T/srv.ready"
-# Two chunks a second apart: the second subflow joins in between.
+# Two chunks two seconds apart: the second subflow joins in between (the VM is slow to).
 in_ns $C python3 "$PEER" --comm mpcli --pidfile "$T/cli.pid" tcp-client 10.97.1.2 5000 200000 \
-	--chunks 2 --interval 1 --mptcp > "$T/cli.out"
+	--chunks 2 --interval 2 --mptcp > "$T/cli.out"
 wait "$LAST_BG"
 sleep 0.5
 stop_recorder
