@@ -30,7 +30,6 @@
 #define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
 #define EXEC_SLOTS 4096  /* exe and arguments taken at exec, by pid, until the process is seen */
 #define SOCK_FLOW_SLOTS 4096 /* socket cookie -> flow id, learnt from socket events */
-#define DEFERRED_SLOTS 64    /* kernel-made 'create' events waiting for their flow's open */
 
 struct exec_slot {
 	uint32_t pid;
@@ -48,7 +47,8 @@ struct sock_flow_slot {
 struct fr_consumer {
 	struct fr_bpf *bpf;
 	struct fr_db_writer *w;
-	struct ring_buffer *rb;
+	struct ring_buffer *flow_rb; /* the events ring: flows, releases, execs */
+	struct ring_buffer *sock_rb; /* the sock_events ring: socket calls */
 	struct fr_flow_table *flows;
 	int flows_fd, stats_fd;
 	int64_t next_flow_id;
@@ -73,8 +73,6 @@ struct fr_consumer {
 	uint64_t seen[SEEN_SLOTS];
 	struct exec_slot execs[EXEC_SLOTS];
 	struct sock_flow_slot sock_flows[SOCK_FLOW_SLOTS];
-	struct fr_sock_event deferred[DEFERRED_SLOTS];
-	unsigned ndeferred;
 };
 
 static int64_t mono_to_real_offset(void)
@@ -300,16 +298,18 @@ static void flow_end(struct fr_consumer *c, struct fr_uflow *uf, const struct fr
 	c->ended[c->nended++] = uf;
 }
 
-static void finish_ended(struct fr_consumer *c)
+/* Forget the first n ended flows, those whose end was read before this cycle began. */
+static void finish_ended(struct fr_consumer *c, size_t n)
 {
-	for (size_t i = 0; i < c->nended; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct fr_uflow *uf = c->ended[i];
 
 		if (uf->captured != uf->captured_written)
 			flow_write(c, uf, &uf->last, uf->end_ns);
 		fr_flow_table_remove(c->flows, uf);
 	}
-	c->nended = 0;
+	memmove(c->ended, c->ended + n, (c->nended - n) * sizeof(*c->ended));
+	c->nended -= n;
 }
 
 /* An unconnected UDP socket closed: end every flow it had (its cookie's chain, not a scan). */
@@ -368,21 +368,9 @@ static int64_t sock_event_flow(struct fr_consumer *c, const struct fr_sock_event
 	return slot->cookie == e->cookie ? slot->flow_id : 0;
 }
 
-static void sock_event_write(struct fr_consumer *c, const struct fr_sock_event *e, int64_t flow_id)
-{
-	struct fr_op op = { .type = FR_OP_SOCKET_EVENT };
-
-	op.sock = *e;
-	op.id = identity_real(c, &e->id);
-	op.start_ns = real_ns(c, e->ts_ns);
-	op.flow_id = flow_id;
-	process_seen(c, &e->id);
-	fr_db_writer_push(c->w, &op);
-}
-
 static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e)
 {
-	int64_t flow_id;
+	struct fr_op op = { .type = FR_OP_SOCKET_EVENT };
 
 	/* When the database falls behind, socket events give way: waiting for room here would
 	 * stop the reading of flow events too. Counted in runs.socket_events_lost. */
@@ -390,31 +378,27 @@ static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e
 		c->sock_events_shed++;
 		return;
 	}
-	flow_id = sock_event_flow(c, e);
-	/* A subflow's 'create' is queued just after its flow's open, but on the other ring
-	 * buffer: one read of both may meet it first. It waits for the next read. */
-	if (!flow_id && e->kern && e->call == FR_CALL_CREATE && c->ndeferred < DEFERRED_SLOTS) {
-		c->deferred[c->ndeferred++] = *e;
-		return;
+	op.flow_id = sock_event_flow(c, e);
+	/* The call's flow was opened before the call returned, but on the other ring buffer,
+	 * which the last read may have passed before the open was queued: read it again. */
+	if (!op.flow_id && e->cookie) {
+		ring_buffer__consume(c->flow_rb);
+		op.flow_id = sock_event_flow(c, e);
 	}
-	sock_event_write(c, e, flow_id);
+	op.sock = *e;
+	op.id = identity_real(c, &e->id);
+	op.start_ns = real_ns(c, e->ts_ns);
+	process_seen(c, &e->id);
+	fr_db_writer_push(c->w, &op);
 }
 
-/* Read both ring buffers; then the deferred events, after one more read that brings the
- * opens they wait for. Returns what ring_buffer__consume returned the first time. */
+/* Both ring buffers, flows first: a socket event's flow is then usually known already.
+ * Returns the first error, or the number of events read. */
 static int rings_consume(struct fr_consumer *c)
 {
-	int n = ring_buffer__consume(c->rb);
-	unsigned deferred;
+	int n = ring_buffer__consume(c->flow_rb), m = ring_buffer__consume(c->sock_rb);
 
-	if (!c->ndeferred)
-		return n;
-	ring_buffer__consume(c->rb);
-	deferred = c->ndeferred; /* with any the second read deferred: they are written as they are */
-	c->ndeferred = 0;
-	for (unsigned i = 0; i < deferred; i++)
-		sock_event_write(c, &c->deferred[i], sock_event_flow(c, &c->deferred[i]));
-	return n;
+	return n < 0 ? n : m < 0 ? m : n + m;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -484,18 +468,19 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->flows = fr_flow_table_new(FR_MAX_FLOWS);
 	c->sweep_keys = calloc(SWEEP_CHUNK, sizeof(*c->sweep_keys));
 	c->sweep_vals = calloc(SWEEP_CHUNK, sizeof(*c->sweep_vals));
-	c->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
-	if (c->rb && ring_buffer__add(c->rb, bpf_map__fd(b->skel->maps.sock_events), handle_event, c)) {
-		ring_buffer__free(c->rb);
-		c->rb = NULL;
-	}
+	c->flow_rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
+	c->sock_rb = ring_buffer__new(bpf_map__fd(b->skel->maps.sock_events), handle_event, c, NULL);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->rb && c->epfd >= 0 &&
-	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->rb),
-		      &(struct epoll_event){ .events = EPOLLIN }))
+	if (c->flow_rb && c->sock_rb && c->epfd >= 0 &&
+	    (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->flow_rb),
+		       &(struct epoll_event){ .events = EPOLLIN }) ||
+	     epoll_ctl(c->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->sock_rb),
+		       &(struct epoll_event){ .events = EPOLLIN }))) {
+		close(c->epfd);
 		c->epfd = -1;
-	if (c->ncpus <= 0 || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals || !c->rb ||
-	    c->epfd < 0) {
+	}
+	if (c->ncpus <= 0 || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals ||
+	    !c->flow_rb || !c->sock_rb || c->epfd < 0) {
 		fr_log(0, "cannot set up the event consumer: %s", strerror(errno));
 		fr_consumer_free(c);
 		return NULL;
@@ -507,7 +492,8 @@ void fr_consumer_free(struct fr_consumer *c)
 {
 	if (!c)
 		return;
-	ring_buffer__free(c->rb);
+	ring_buffer__free(c->flow_rb);
+	ring_buffer__free(c->sock_rb);
 	if (c->epfd >= 0)
 		close(c->epfd);
 	free(c->ended);
@@ -537,22 +523,25 @@ int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struc
 	return 0;
 }
 
-/* One cycle: packets first, then ends made final, then events. A packet read in this cycle
- * can belong to a flow whose end was read in the last one: that flow is still findable. */
+/* One cycle: packets, then events, then the ends read before this cycle made final. An ended
+ * flow stays findable for one whole cycle after the one that read its end: a packet captured
+ * just before the end, or a socket call that returned just after it (a refused connect), may
+ * be read that much later, and reading packets can itself bring in the end. */
 int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
 {
-	struct epoll_event ev[2];
+	struct epoll_event ev[3];
+	size_t ended_before = c->nended;
 	int n;
 
-	n = epoll_wait(c->epfd, ev, 2, timeout_ms);
+	n = epoll_wait(c->epfd, ev, 3, timeout_ms);
 	if (n < 0 && errno != EINTR) {
 		fr_log(0, "waiting for events: %s", strerror(errno));
 		return -1;
 	}
 	if (c->cap)
 		fr_capture_consume(c->cap);
-	finish_ended(c);
 	n = rings_consume(c);
+	finish_ended(c, ended_before);
 	if (n < 0 && n != -EINTR) {
 		fr_log(0, "reading the event ring buffer: %s", strerror(-n));
 		return -1;
@@ -567,7 +556,7 @@ struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_
 
 	if (uf)
 		return uf;
-	ring_buffer__consume(c->rb); /* its open event may be waiting */
+	ring_buffer__consume(c->flow_rb); /* its open event may be waiting */
 	uf = fr_flow_table_find(c->flows, k);
 	if (uf)
 		return uf;
