@@ -301,6 +301,8 @@ static void flow_end(struct fr_consumer *c, struct fr_uflow *uf, const struct fr
 /* Forget the first n ended flows, those whose end was read before this cycle began. */
 static void finish_ended(struct fr_consumer *c, size_t n)
 {
+	if (!n)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		struct fr_uflow *uf = c->ended[i];
 
