@@ -39,7 +39,7 @@ DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1
                   libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools \
                   dnsmasq-base bind9-dnsutils man-db groff-base nftables iputils-ping \
-                  qemu-system-x86 busybox-static kmod
+                  qemu-system-x86 busybox-static kmod strace
 
 .PHONY: all deps record test unit e2e bench clean
 .SECONDARY:

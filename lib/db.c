@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,7 +39,7 @@ static const char *const migrations[] = {
 int fr_db_schema_version(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
-	int v = -1;
+	int v = FR_DB_UNREADABLE;
 
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		goto cleanup;
@@ -71,8 +73,12 @@ int fr_db_migrate(sqlite3 *db, char *err, size_t errlen)
 {
 	int v = fr_db_schema_version(db);
 
-	if (v < 0) {
+	if (v == FR_DB_UNREADABLE) {
 		snprintf(err, errlen, "not a database: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (v < 0) {
+		snprintf(err, errlen, "not a flowrec database (schema version %d)", v);
 		return -1;
 	}
 	if (v > FR_SCHEMA_VERSION) {
@@ -145,27 +151,97 @@ static const char *const compat_views[FR_SCHEMA_VERSION] = {
 	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS features FROM main.runs;",
 };
 
-int fr_db_open_ro(const char *path, sqlite3 **out, char *err, size_t errlen)
+/* A regular file, or err says what it is instead: a FIFO would block the open, a directory
+ * would come back as "disk I/O error". */
+static int regular_file(const char *path, char *err, size_t errlen)
 {
+	struct stat st;
+
+	if (stat(path, &st)) {
+		snprintf(err, errlen, "cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+			 S_ISDIR(st.st_mode) ? "is a directory (give the data directory with --data)"
+					     : "not a regular file");
+		return -1;
+	}
+	return 0;
+}
+
+/* "file:PATH?PARAMS" with PATH percent-encoded where a URI needs it. */
+static int db_uri(char *buf, size_t len, const char *path, const char *params)
+{
+	size_t n = 0;
+	int k;
+
+	k = snprintf(buf, len, "file:");
+	if (k < 0 || (size_t)k >= len)
+		return -1;
+	n = (size_t)k;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		k = (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f)
+			    ? snprintf(buf + n, len - n, "%%%02X", *p)
+			    : snprintf(buf + n, len - n, "%c", *p);
+		if (k < 0 || (size_t)k >= len - n)
+			return -1;
+		n += (size_t)k;
+	}
+	k = snprintf(buf + n, len - n, "?%s", params);
+	return k < 0 || (size_t)k >= len - n ? -1 : 0;
+}
+
+static bool exists(const char *path, const char *suffix)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return access(p, F_OK) == 0;
+}
+
+int fr_db_open_ro(const char *path, sqlite3 **out, int recorder_live, char *err, size_t errlen)
+{
+	char uri[3 * PATH_MAX + 64];
+	const char *params;
 	sqlite3 *db = NULL;
 	int v;
 
+	if (regular_file(path, err, errlen))
+		return -1;
 	if (access(path, R_OK) != 0) {
 		snprintf(err, errlen, "cannot open database %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	/* Read-only must not create anything beside the database. SQLite opens a WAL database
+	 * by creating DB-wal and DB-shm where they are absent (as the caller's files, or failing
+	 * in a directory it cannot write). A recorder that stopped removed both, and everything
+	 * is in the file: it is opened immutable, unless a recorder is just starting (it makes
+	 * the -wal itself a moment later). A live or crashed recorder left both, and a plain
+	 * read-only open uses them (only a -wal copied without its -shm makes SQLite add one). */
+	params = exists(path, "-wal") || recorder_live ? "mode=ro" : "mode=ro&immutable=1";
+	if (db_uri(uri, sizeof(uri), path, params)) {
+		snprintf(err, errlen, "cannot open database %s: path too long", path);
+		return -1;
+	}
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL) !=
+	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
 	v = fr_db_schema_version(db);
-	if (v < 0) {
+	if (v == FR_DB_UNREADABLE && sqlite3_errcode(db) == SQLITE_CANTOPEN) {
+		snprintf(err, errlen, "cannot read database %s: its -wal or -shm file cannot be opened or "
+			 "created (%s)", path, sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (v == FR_DB_UNREADABLE) {
 		snprintf(err, errlen, "%s is not a database (%s)", path, sqlite3_errmsg(db));
 		goto fail;
 	}
-	if (v == 0) {
-		snprintf(err, errlen, "%s is not a flowrec database (schema version 0)", path);
+	if (v <= 0) {
+		snprintf(err, errlen, "%s is not a flowrec database (schema version %d)", path, v);
 		goto fail;
 	}
 	if (v > FR_SCHEMA_VERSION) {

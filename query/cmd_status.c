@@ -19,11 +19,13 @@
 #include <sys/stat.h>
 
 /* A run is live when the data directory's lock is held (lib/lockfile.c) and it is the
- * newest run without an end; a run without an end otherwise crashed. */
+ * newest run without an end; a run without an end otherwise crashed. :live is -1 when the
+ * lock cannot be read: the newest run's state is then unknown, not called crashed. */
 #define RUN_COLUMNS \
 	"SELECT id, start_ns, end_ns," \
 	" CASE WHEN end_ns IS NOT NULL THEN 'ended'" \
 	" WHEN :live = 1 AND id = (SELECT max(id) FROM runs) THEN 'live'" \
+	" WHEN :live = -1 AND id = (SELECT max(id) FROM runs) THEN 'unknown'" \
 	" ELSE 'crashed' END AS state, heartbeat_ns," \
 	" hostname, kernel, cgroup, hooks, features, lost_events, ringbuf_full, flows_full, owners_full," \
 	" unowned_packets"
@@ -45,7 +47,8 @@ static const char status_doc[] =
 	"Run columns: id, start_ns, end_ns, state, heartbeat_ns, hostname, kernel, cgroup, hooks, lost_events, "
 	"ringbuf_full, flows_full, owners_full, unowned_packets. state is 'ended' when the run "
 	"stopped cleanly; 'live' when a recorder holds the data directory's lock (flowrec.lock) "
-	"and this is its run; else 'crashed'. heartbeat_ns is the recorder's last flush.\n"
+	"and this is its run; 'unknown' for the newest run when the lock file cannot be read; "
+	"else 'crashed'. heartbeat_ns is the recorder's last flush.\n"
 	"\n"
 	"Database columns: db_bytes (the database file plus its -wal file), flows and processes "
 	"(row counts).\n"
@@ -156,7 +159,11 @@ int cmd_status(int argc, char **argv, struct flowq_globals *globals)
 	if (!db_file || database_bytes(db_file, &db_bytes))
 		goto cleanup;
 	snprintf(dir, sizeof(dir), "%s", db_file);
-	live = fr_lock_holder(dirname(dir)) != 0;
+	live = fr_lock_holder(dirname(dir));
+	if (live < 0)
+		fprintf(stderr, "flowq: cannot read %s/flowrec.lock (%s): the newest run's state is unknown\n",
+			dir, strerror(errno));
+	live = live > 0 ? 1 : live;
 
 	if (output->format == FR_FMT_TABLE) {
 		if (print_result(db, "runs:", runs_sql, live, db_bytes, output))

@@ -62,6 +62,14 @@ check "database unchanged after the refusals" "$SUM" "$(sha256sum "$DB" | cut -d
 check "no attached file was created" "" "$(ls "$T/other.db" 2>/dev/null)"
 check "flows still all there" 4 "$(q "SELECT count(*) FROM flows")"
 
+# --- flowq creates nothing ---------------------------------------------------------------
+DDIR=$(dirname "$DB")
+check "after a clean stop: no -wal, no -shm" "" "$(ls "$DB-wal" "$DB-shm" 2>/dev/null)"
+fq flows > /dev/null; fq status > /dev/null
+check "flowq flows and status create no -wal or -shm" "" "$(ls "$DB-wal" "$DB-shm" 2>/dev/null)"
+check "flowq reads the data directory through a read-only mount" "4|" \
+	"$(unshare -m sh -c 'mount --bind -o ro "$1" "$1" && "$2" --data "$1" --format csv sql "SELECT count(*) FROM flows" | tail -1 | tr -d "\r"; touch "$1/x" 2>/dev/null && echo writable' - "$DDIR" "$FLOWQ")|$(ls "$DB-wal" "$DB-shm" 2>/dev/null)"
+
 # --- flowq errors: one line, non-zero -----------------------------------------------------
 expect_error() { # expect_error RC PATTERN CMD...
 	local rc=$1 pat=$2; shift 2
@@ -87,6 +95,13 @@ cp "$DB" "$T/newer.db"
 sqlite3 "$T/newer.db" "PRAGMA user_version=99"
 expect_error 1 "newer" "$FLOWQ" --db "$T/newer.db" flows
 expect_error 1 "SQL error" fq sql "SELECT nosuchcolumn FROM flows"
+mkfifo "$T/fifo.db"
+expect_error 1 "fifo.db: not a regular file" timeout 5 "$FLOWQ" --db "$T/fifo.db" flows
+expect_error 1 "is a directory (give the data directory with --data)" "$FLOWQ" --db "$DDIR" flows
+cp "$DB" "$T/minus.db"
+sqlite3 "$T/minus.db" "PRAGMA user_version=-1"
+expect_error 1 "not a flowrec database (schema version -1)" "$FLOWQ" --db "$T/minus.db" flows
+expect_error 1 "not authorized" fq sql "SELECT fts3_tokenizer('simple')"
 
 # A version 1 database (never opened by a version 2 recorder) is read as it is: the later
 # columns are empty, and the file is not changed.
@@ -141,6 +156,9 @@ check "9 cgroup programs attached while recording" 9 "$(bpftool cgroup show "$CG
 check "status: the new run is live" "ended live" \
 	"$(fq --format jsonl status | python3 -c 'import json,sys; print(*[json.loads(l)["state"] for l in sys.stdin])')"
 expect_error 1 "already recording" "$FLOWREC" --data "$DATA" --cgroup "$CG" --duration 1
+strace -f -y -e trace=fcntl,flock "$FLOWQ" --data "$DATA" status 2> "$T/strace" > /dev/null
+check "flowq status tests the lock without taking it (a starting recorder cannot fail on it)" "2|0" \
+	"$(grep -c 'flowrec.lock>, F_OFD_GETLK' "$T/strace")|$(grep 'flowrec.lock>' "$T/strace" | grep -vc 'F_OFD_GETLK')"
 kill -9 "$REC_PID"; wait "$REC_PID" 2>/dev/null; REC_PID=
 sleep 0.2
 check "nothing attached after kill -9" 0 "$(bpftool cgroup show "$CG" | grep -c 'fr_')"
@@ -149,6 +167,11 @@ check "database passes integrity_check" ok "$(q "PRAGMA integrity_check")"
 check "flushed flow survives kill -9" 1 "$(q "SELECT count(*) FROM flows WHERE comm='before-kill'")"
 check "status calls the killed run crashed" "ended crashed" \
 	"$(fq --format jsonl status | python3 -c 'import json,sys; print(*[json.loads(l)["state"] for l in sys.stdin])')"
+cp -a "$DATA" "$T/unreadable-lock"
+rm -f "$T/unreadable-lock/flowrec.lock"
+ln -s flowrec.lock "$T/unreadable-lock/flowrec.lock" # a loop: ELOOP
+check "a lock file that cannot be read: the newest run's state is unknown, not crashed, and a warning says so" "ended unknown|1" \
+	"$("$FLOWQ" --data "$T/unreadable-lock" --format jsonl status 2> "$T/ul.err" | python3 -c 'import json,sys; print(*[json.loads(l)["state"] for l in sys.stdin])')|$(grep -c "cannot read .*/flowrec.lock (Too many levels of symbolic links): the newest run's state is unknown" "$T/ul.err")"
 
 # --- flows no one will end: a crashed run's at the next start, an open one's at a clean stop --
 start_recorder

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -308,7 +310,7 @@ static void test_reopen_keeps_data(void **state)
 	}
 
 	db = NULL;
-	if (fr_db_open_ro(fx->db, &db, err, sizeof(err)) != 0)
+	if (fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)) != 0)
 		fail_msg("open_ro: %s", err);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM flows"), 1);
 	sqlite3_close(db);
@@ -328,7 +330,7 @@ static void test_newer_schema_refused(void **state)
 		fail_msg("open_rw error does not say newer: %s", err);
 
 	err[0] = '\0';
-	assert_int_equal(fr_db_open_ro(fx->db, &db, err, sizeof(err)), -1);
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
 	assert_true(db == (sqlite3 *)0x1);
 	if (!strstr(err, "newer"))
 		fail_msg("open_ro error does not say newer: %s", err);
@@ -346,7 +348,7 @@ static void test_ro_refuses_missing(void **state)
 	sqlite3 *db = NULL;
 	char err[512] = "";
 
-	assert_int_equal(fr_db_open_ro(fx->db, &db, err, sizeof(err)), -1);
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
 	assert_null(db);
 	if (!strstr(err, fx->db) || !strstr(err, "No such file"))
 		fail_msg("unexpected error: %s", err);
@@ -364,7 +366,7 @@ static void test_ro_refuses_garbage(void **state)
 		junk[i] = (char)('a' + i % 26);
 	write_file(fx->db, junk, sizeof(junk));
 
-	assert_int_equal(fr_db_open_ro(fx->db, &db, err, sizeof(err)), -1);
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
 	assert_null(db);
 	if (!strstr(err, "not a database"))
 		fail_msg("open_ro error does not say 'not a database': %s", err);
@@ -384,7 +386,7 @@ static void test_ro_refuses_version_0(void **state)
 
 	/* an empty file is an empty SQLite database */
 	write_file(fx->db, "", 0);
-	assert_int_equal(fr_db_open_ro(fx->db, &db, err, sizeof(err)), -1);
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
 	assert_null(db);
 	if (!strstr(err, "not a flowrec database"))
 		fail_msg("unexpected error for an empty file: %s", err);
@@ -393,7 +395,7 @@ static void test_ro_refuses_version_0(void **state)
 	unlink(fx->db);
 	make_raw_db(fx->db, "CREATE TABLE other (x); INSERT INTO other VALUES (1);");
 	err[0] = '\0';
-	assert_int_equal(fr_db_open_ro(fx->db, &db, err, sizeof(err)), -1);
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
 	assert_null(db);
 	if (!strstr(err, "not a flowrec database"))
 		fail_msg("unexpected error for a foreign database: %s", err);
@@ -421,7 +423,7 @@ static void test_ro_cannot_write(void **state)
 	before = read_file(fx->db, &before_len);
 
 	db = NULL;
-	if (fr_db_open_ro(fx->db, &db, err, sizeof(err)) != 0)
+	if (fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)) != 0)
 		fail_msg("open_ro: %s", err);
 	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
 		if (sqlite3_exec(db, writes[i], NULL, NULL, NULL) == SQLITE_OK)
@@ -453,7 +455,7 @@ static void test_v2_read_and_migrated(void **state)
 	sqlite3_close(db);
 
 	db = NULL;
-	if (fr_db_open_ro(fx->db, &db, err, sizeof(err)) != 0)
+	if (fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)) != 0)
 		fail_msg("open_ro v2: %s", err);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE features IS NULL"), 1);
 	assert_int_equal(query_int(db, "SELECT socket_cookie FROM flows"), 77);
@@ -479,6 +481,86 @@ static void test_v2_read_and_migrated(void **state)
 	sqlite3_close(db);
 }
 
+static bool exists_with(const char *db, const char *suffix)
+{
+	char p[PATH_MAX + 8];
+
+	snprintf(p, sizeof(p), "%s%s", db, suffix);
+	return access(p, F_OK) == 0;
+}
+
+/* A database a recorder closed cleanly (no -wal, no -shm): reading it creates neither (the
+ * e2e test does it in a read-only mount). One a recorder left by crashing (-wal, -shm): read
+ * with what the -wal holds. */
+static void test_ro_creates_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db = NULL;
+	char err[512] = "";
+	pid_t pid;
+	int st;
+
+	assert_int_equal(fr_db_open_rw(fx->db, &db, err, sizeof(err)), 0);
+	exec_ok(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+	sqlite3_close(db);
+	assert_false(exists_with(fx->db, "-wal"));
+
+	db = NULL;
+	if (fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)) != 0)
+		fail_msg("open_ro of a closed database: %s", err);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 1);
+	sqlite3_close(db);
+	assert_false(exists_with(fx->db, "-wal"));
+	assert_false(exists_with(fx->db, "-shm"));
+
+	/* the crash: a child writes a second run and exits without closing */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *w = NULL;
+
+		if (fr_db_open_rw(fx->db, &w, err, sizeof(err)) ||
+		    sqlite3_exec(w, "PRAGMA wal_autocheckpoint=0; INSERT INTO t VALUES (2)",
+				 NULL, NULL, NULL) != SQLITE_OK)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(exists_with(fx->db, "-wal"));
+	db = NULL;
+	if (fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)) != 0)
+		fail_msg("open_ro after a crash: %s", err);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
+	sqlite3_close(db);
+}
+
+/* What is not a regular file is named as such: a FIFO is not opened (it would block), a
+ * directory is not "disk I/O error"; a negative user_version is not "not an error". */
+static void test_ro_refuses_odd_files(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db = NULL;
+	char err[512] = "";
+
+	assert_int_equal(mkfifo(fx->db, 0600), 0);
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
+	assert_null(db);
+	if (!strstr(err, "not a regular file"))
+		fail_msg("FIFO: %s", err);
+	assert_int_equal(fr_db_open_ro(fx->dir, &db, 0, err, sizeof(err)), -1);
+	if (!strstr(err, "is a directory"))
+		fail_msg("directory: %s", err);
+	unlink(fx->db);
+	make_raw_db(fx->db, "PRAGMA user_version = -1;");
+	assert_int_equal(fr_db_open_ro(fx->db, &db, 0, err, sizeof(err)), -1);
+	if (!strstr(err, "not a flowrec database (schema version -1)"))
+		fail_msg("user_version -1: %s", err);
+	assert_int_equal(fr_db_open_rw(fx->db, &db, err, sizeof(err)), -1);
+	if (!strstr(err, "not a flowrec database (schema version -1)"))
+		fail_msg("user_version -1, read-write: %s", err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +574,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ro_refuses_version_0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ro_cannot_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_read_and_migrated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_creates_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_refuses_odd_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
