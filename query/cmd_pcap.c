@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -985,6 +986,13 @@ static void progress_clear(struct reader *r)
 
 /* Paths stored in the database are relative to the data directory; one that would leave it
  * is not followed. */
+static bool regular_fd(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int safe_relative(const char *p)
 {
 	if (!*p || p[0] == '/')
@@ -1056,7 +1064,15 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 				fprintf(stderr, "flowq: warning: segment path '%s' is not inside the data "
 						"directory; skipped\n", rel);
 				missing = 1;
-			} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0 && !regular_fd(fd)) {
+				/* A FIFO or device put where a segment was would block or never end. */
+				progress_clear(r);
+				fprintf(stderr, "flowq: warning: %s is not a regular file; its packets are "
+						"skipped\n", path);
+				close(fd);
+				fd = -1;
+				missing = 1;
+			} else if (fd < 0) {
 				if (errno != ENOENT) {
 					progress_clear(r);
 					fprintf(stderr, "flowq: cannot open %s: %s\n", path, strerror(errno));

@@ -98,6 +98,12 @@ fq pcap -w "$T/fifo" --format pcap --flow "$SNDFLOW" 2> /dev/null
 FIFO_RC=$?
 wait "$FIFO_READER" # here, not in a $(...) subshell, which cannot wait for it
 check "-w FIFO: written through the FIFO, read by tcpdump" "0|12" "$FIFO_RC|$(grep -c 'UDP, length 51' "$T/fifo.out")"
+# A FIFO put where a segment was is skipped with a warning, not opened for ever.
+cp -a "$DATA" "$T/fifoseg"
+for f in "$T"/fifoseg/pcap/*.pcapng; do rm -f "$f"; mkfifo "$f"; done
+timeout 10 "$FLOWQ" --data "$T/fifoseg" pcap -w "$T/fifoseg.pcap" --format pcap --flow "$SNDFLOW" 2> "$T/fifoseg.err"
+check "a FIFO segment: skipped with a warning, no hang, no packet" "0|1|0" \
+	"$?|$(grep -q 'flowq: warning: .*fifoseg/pcap/.* is not a regular file; its packets are skipped' "$T/fifoseg.err" && echo 1)|$(tcpdump -nn -r "$T/fifoseg.pcap" 2>/dev/null | wc -l)"
 check "-w FIFO: still a FIFO" 1 "$([ -p "$T/fifo" ] && echo 1)"
 
 # --- kill -9 in the middle of heavy capture ---------------------------------------------------
