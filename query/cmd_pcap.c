@@ -285,14 +285,33 @@ static enum pcap_out_format output_format(const struct pcap_args *args)
 			  "--format pcap|pcapng", args->out);
 }
 
+/* Compile expr for raw IP packets; a bad one is a usage error naming what (the user's
+ * --filter, or the filter made of --host and --port). */
+static void compile_or_exit(const char *expr, const char *what, const char *shown, struct bpf_program *prog)
+{
+	pcap_t *p = pcap_open_dead(DLT_RAW, PCAP_SNAPLEN);
+	char msg[1024];
+
+	if (!p)
+		flowq_usage_error("cannot set up the packet filter compiler (libpcap)");
+	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+		pcap_close(p);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "invalid %s '%s': %s", what, shown, pcap_geterr(p));
+	pcap_close(p); /* freed before exiting, so that leak checkers stay quiet */
+	flowq_usage_error("%s", msg);
+}
+
 /* "host ADDR and port N and (EXPR)", compiled; a bad expression is a usage error. Returns 1
- * when there is a filter (in *prog), 0 when every packet passes. */
+ * when there is a filter (in *prog), 0 when every packet passes. The user's EXPR is first
+ * compiled alone: one that is not a whole expression ('udp) or (udp') would otherwise
+ * reach outside its parentheses and undo the AND with --host and --port. */
 static int compile_filter(const struct pcap_args *args, struct bpf_program *prog)
 {
 	sqlite3_str *text = sqlite3_str_new(NULL);
 	const char *sep = "";
 	char *expr;
-	pcap_t *p;
 	int have = 0;
 
 	if (args->host.given) {
@@ -307,6 +326,12 @@ static int compile_filter(const struct pcap_args *args, struct bpf_program *prog
 	}
 	/* An empty or blank --filter is no filter, as for tcpdump; "()" would not compile. */
 	if (args->filter && args->filter[strspn(args->filter, " \t\r\n")]) {
+		compile_or_exit(args->filter, "--filter", args->filter, prog);
+		if (!have) {
+			sqlite3_free(sqlite3_str_finish(text));
+			return 1;
+		}
+		pcap_freecode(prog);
 		sqlite3_str_appendf(text, "%s(%s)", sep, args->filter);
 		have = 1;
 	}
@@ -317,21 +342,7 @@ static int compile_filter(const struct pcap_args *args, struct bpf_program *prog
 	expr = sqlite3_str_finish(text);
 	if (!expr)
 		flowq_usage_error("out of memory");
-	p = pcap_open_dead(DLT_RAW, PCAP_SNAPLEN);
-	if (!p)
-		flowq_usage_error("cannot set up the packet filter compiler (libpcap)");
-	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-		char msg[1024];
-
-		/* --host and --port were checked already: the expression is the user's. */
-		snprintf(msg, sizeof(msg), "invalid %s '%s': %s",
-			 args->filter ? "--filter" : "packet filter", args->filter ? args->filter : expr,
-			 pcap_geterr(p));
-		pcap_close(p); /* freed before exiting, so that leak checkers stay quiet */
-		sqlite3_free(expr);
-		flowq_usage_error("%s", msg);
-	}
-	pcap_close(p);
+	compile_or_exit(expr, "packet filter", expr, prog);
 	sqlite3_free(expr);
 	return 1;
 }

@@ -66,6 +66,9 @@ check "--filter: only the server's packets over 100 bytes: 3000 in, 700 out (+52
 	"3052 $(q "SELECT rport FROM flows WHERE id=$TSRVFLOW")>9301 752 9301>$(q "SELECT rport FROM flows WHERE id=$TSRVFLOW") " \
 	"$(fields "$T/f.pcapng" frame.len tcp.srcport tcp.dstport | sort -rn | awk '{ printf "%s %s>%s ", $1, $2, $3 }')"
 check "bad --filter is a clear error" 2 "$(fq pcap -w "$T/bad.pcap" --filter 'tcp and and' 2>/dev/null; echo $?)"
+fq pcap -w "$T/bad.pcap" --port 1 --filter 'udp) or (udp' 2> "$T/esc.err"
+check "--filter that is not one expression cannot escape the AND with --port: refused, one line" "2|1|1" \
+	"$?|$(wc -l < "$T/esc.err")|$(grep -c "^flowq: invalid --filter 'udp) or (udp': " "$T/esc.err")"
 check "no file left by a failed export" "" "$(ls "$T"/bad.pcap* 2>/dev/null)"
 
 # The accepted flow includes its handshake, seen on the listening socket.
