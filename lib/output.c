@@ -2,10 +2,16 @@
  * Result output for flowq: every row of a prepared statement as an aligned table, CSV
  * (RFC 4180), one JSON array, or JSON Lines.
  *
- * CSV and JSON stream row by row with nothing allocated per row; the table has to see every
- * row before it knows the column widths, so it keeps the rendered cells in one growing buffer.
+ * CSV and JSON stream row by row with nothing allocated per row. The table has to see rows
+ * before it knows the column widths: it keeps the rendered cells of up to TABLE_BATCH rows in
+ * one buffer, prints them, and goes on with the next batch at widths that only grow, so an
+ * endless query prints as it goes in bounded memory.
+ *
+ * Text is made safe for each format by textsafe.c: valid UTF-8 in CSV and JSON, nothing a
+ * terminal would act on in a table.
  */
 #include "output.h"
+#include "textsafe.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -16,6 +22,9 @@
 
 /* 1e15 ns is 1970-01-12: no duration we record is that long, no time we record that early. */
 #define TIME_MIN_NS 1000000000000000LL
+#define TABLE_BATCH 1000
+
+static const char replacement_char[] = "\xef\xbf\xbd"; /* U+FFFD, for invalid UTF-8 */
 
 int fr_format_parse(const char *s, enum fr_format *out)
 {
@@ -40,6 +49,7 @@ int fr_format_parse(const char *s, enum fr_format *out)
 
 struct column {
 	const char *name;
+	char *shown;     /* table: the name, terminal-safe */
 	int is_time;     /* name ends in _ns */
 	int is_json;     /* listed in json_columns: written as a nested JSON value */
 	int has_number;  /* table: some cell is a number ... */
@@ -137,23 +147,44 @@ static void write_hex(FILE *f, const char *p, size_t len)
 
 /* ---- CSV ---- */
 
+/* bytes with each invalid UTF-8 byte as U+FFFD */
+static void write_utf8(FILE *f, const char *p, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t start = 0, i = 0;
+
+	while (i < len) {
+		uint32_t cp;
+		size_t n = fr_utf8_next(u + i, len - i, &cp);
+
+		if (n) {
+			i += n;
+			continue;
+		}
+		fwrite(p + start, 1, i - start, f);
+		fputs(replacement_char, f);
+		start = ++i;
+	}
+	fwrite(p + start, 1, len - start, f);
+}
+
 static void csv_field(FILE *f, const char *p, size_t len)
 {
 	size_t start = 0;
 
 	if (!memchr(p, ',', len) && !memchr(p, '"', len) && !memchr(p, '\r', len) && !memchr(p, '\n', len)) {
-		fwrite(p, 1, len, f);
+		write_utf8(f, p, len);
 		return;
 	}
 	putc('"', f);
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] != '"')
 			continue;
-		fwrite(p + start, 1, i + 1 - start, f);
+		write_utf8(f, p + start, i + 1 - start);
 		putc('"', f);
 		start = i + 1;
 	}
-	fwrite(p + start, 1, len - start, f);
+	write_utf8(f, p + start, len - start);
 	putc('"', f);
 }
 
@@ -186,34 +217,44 @@ static void csv_row(FILE *f, sqlite3_stmt *st, const struct column *cols, int nc
 
 /* ---- JSON and JSON Lines ---- */
 
+/* A JSON string: valid UTF-8 whatever the bytes (U+FFFD for an invalid one), with every
+ * control and bidi code point escaped, so that a terminal showing the JSON is safe too. */
 static void json_string(FILE *f, const char *p, size_t len)
 {
-	size_t start = 0;
+	const unsigned char *u = (const unsigned char *)p;
+	size_t start = 0, i = 0;
 
 	putc('"', f);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)p[i];
+	while (i < len) {
+		uint32_t cp;
+		size_t n = fr_utf8_next(u + i, len - i, &cp);
 		const char *esc;
 		char ubuf[8];
 
-		if (ch == '"')
+		if (!n) {
+			esc = "\\ufffd";
+			n = 1;
+		} else if (cp == '"') {
 			esc = "\\\"";
-		else if (ch == '\\')
+		} else if (cp == '\\') {
 			esc = "\\\\";
-		else if (ch == '\n')
+		} else if (cp == '\n') {
 			esc = "\\n";
-		else if (ch == '\r')
+		} else if (cp == '\r') {
 			esc = "\\r";
-		else if (ch == '\t')
+		} else if (cp == '\t') {
 			esc = "\\t";
-		else if (ch < 0x20) {
-			snprintf(ubuf, sizeof(ubuf), "\\u%04x", ch);
+		} else if (fr_cp_unsafe(cp)) {
+			snprintf(ubuf, sizeof(ubuf), "\\u%04x", (unsigned)cp);
 			esc = ubuf;
-		} else
+		} else {
+			i += n;
 			continue;
+		}
 		fwrite(p + start, 1, i - start, f);
 		fputs(esc, f);
-		start = i + 1;
+		i += n;
+		start = i;
 	}
 	fwrite(p + start, 1, len - start, f);
 	putc('"', f);
@@ -265,7 +306,8 @@ struct table {
 	size_t ncells, cap_cells;
 };
 
-static int table_add_cell(struct table *t, const struct cell *c)
+/* Returns the cell's width (code points), or -1 if out of memory. */
+static long table_add_cell(struct table *t, const struct cell *c)
 {
 	size_t need = (c->kind == CELL_BLOB ? 2 * c->len : c->len) + 1;
 	char *dst;
@@ -292,6 +334,7 @@ static int table_add_cell(struct table *t, const struct cell *c)
 		t->cap = cap;
 	}
 	dst = t->text + t->used;
+	t->off[t->ncells++] = t->used;
 	if (c->kind == CELL_BLOB) {
 		static const char digits[] = "0123456789abcdef";
 
@@ -299,19 +342,15 @@ static int table_add_cell(struct table *t, const struct cell *c)
 			*dst++ = digits[(unsigned char)c->p[i] >> 4];
 			*dst++ = digits[(unsigned char)c->p[i] & 15];
 		}
-	} else {
-		/* Task names and command lines are whatever a process chose: keep control
-		 * characters (escape sequences, newlines) away from the terminal and the layout. */
-		for (size_t i = 0; i < c->len; i++) {
-			unsigned char ch = (unsigned char)c->p[i];
-
-			*dst++ = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-		}
+		*dst = '\0';
+		t->used += need;
+		return (long)(2 * c->len);
 	}
-	*dst = '\0';
-	t->off[t->ncells++] = t->used;
+	/* Task names and command lines are whatever a process chose: keep control characters
+	 * (escape sequences, newlines, bidi overrides) away from the terminal and the layout. */
+	need = fr_term_safe(dst, c->p, c->len) + 1;
 	t->used += need;
-	return 0;
+	return (long)fr_utf8_count(dst, need - 1);
 }
 
 static int table_row(struct table *t, sqlite3_stmt *st, struct column *cols, int ncols,
@@ -320,17 +359,18 @@ static int table_row(struct table *t, sqlite3_stmt *st, struct column *cols, int
 	struct cell c;
 
 	for (int i = 0; i < ncols; i++) {
+		long width;
+
 		cell_get(st, i, &cols[i], o, 1, &c);
-		if (table_add_cell(t, &c))
+		width = table_add_cell(t, &c);
+		if (width < 0)
 			return -1;
 		if (c.kind == CELL_NUMBER || c.kind == CELL_NONFINITE)
 			cols[i].has_number = 1;
 		else if (c.kind != CELL_NULL)
 			cols[i].has_text = 1;
-		if (c.kind == CELL_BLOB)
-			c.len *= 2;
-		if (c.len > cols[i].width)
-			cols[i].width = c.len;
+		if ((size_t)width > cols[i].width)
+			cols[i].width = (size_t)width;
 	}
 	return 0;
 }
@@ -343,7 +383,7 @@ static void table_line(FILE *f, char *line, const char *const *cells, const stru
 	size_t len = 0;
 
 	for (int i = 0; i < ncols; i++) {
-		size_t n = strlen(cells[i]), pad = cols[i].width - n;
+		size_t n = strlen(cells[i]), pad = cols[i].width - fr_utf8_count(cells[i], n);
 		int right = cols[i].has_number && !cols[i].has_text;
 
 		if (i) {
@@ -373,8 +413,9 @@ static void table_line(FILE *f, char *line, const char *const *cells, const stru
 	putc('\n', f);
 }
 
-static int table_print(FILE *f, const struct table *t, const struct column *cols, int ncols,
-		       const struct fr_output_opts *o)
+/* Print the rows kept in t (after the header, if header) and empty t for the next batch. */
+static int table_print(FILE *f, struct table *t, const struct column *cols, int ncols,
+		       const struct fr_output_opts *o, int header)
 {
 	const char **cells = NULL;
 	char *line = NULL;
@@ -383,18 +424,20 @@ static int table_print(FILE *f, const struct table *t, const struct column *cols
 
 	cells = malloc((size_t)ncols * sizeof(*cells));
 	for (int i = 0; i < ncols; i++)
-		line_len += cols[i].width + 2;
+		line_len += 4 * cols[i].width + 2; /* a code point is at most 4 bytes */
 	line = malloc(line_len + 1);
 	if (!cells || !line)
 		goto cleanup;
-	for (int i = 0; i < ncols; i++)
-		cells[i] = cols[i].name;
-	table_line(f, line, cells, cols, ncols, o);
+	for (int i = 0; i < ncols && header; i++)
+		cells[i] = cols[i].shown;
+	if (header)
+		table_line(f, line, cells, cols, ncols, o);
 	for (size_t k = 0; k < t->ncells; k += (size_t)ncols) {
 		for (int i = 0; i < ncols; i++)
 			cells[i] = t->text + t->off[k + (size_t)i];
 		table_line(f, line, cells, cols, ncols, o);
 	}
+	t->ncells = t->used = 0;
 	ret = 0;
 cleanup:
 	free(cells);
@@ -415,10 +458,14 @@ static int columns_init(struct column *cols, sqlite3_stmt *st, int ncols,
 			return -1;
 		n = strlen(name);
 		cols[i].name = name;
+		cols[i].shown = malloc(n + 1);
+		if (!cols[i].shown)
+			return -1;
+		fr_term_safe(cols[i].shown, name, n);
 		cols[i].is_time = n >= 3 && strcmp(name + n - 3, "_ns") == 0;
 		for (const char *const *j = json_columns; j && *j; j++)
 			cols[i].is_json |= strcmp(*j, name) == 0;
-		cols[i].width = n;
+		cols[i].width = fr_utf8_count(cols[i].shown, strlen(cols[i].shown));
 	}
 	return 0;
 }
@@ -433,7 +480,7 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 	struct column *cols = NULL;
 	struct table table = { 0 };
 	long rows = 0;
-	int ncols, rc;
+	int ncols = 0, rc, header = 1;
 
 	/* Step once before looking at the columns: the first step may re-prepare the statement,
 	 * which invalidates the names taken before it. */
@@ -456,10 +503,14 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 			continue;
 		switch (o->format) {
 		case FR_FMT_TABLE:
-			if (table_row(&table, st, cols, ncols, o)) {
+			if (table_row(&table, st, cols, ncols, o) ||
+			    (table.ncells >= (size_t)TABLE_BATCH * ncols &&
+			     table_print(f, &table, cols, ncols, o, header))) {
 				snprintf(err, errlen, "out of memory");
 				goto fail;
 			}
+			if (!table.ncells)
+				header = 0;
 			break;
 		case FR_FMT_CSV:
 			csv_row(f, st, cols, ncols, o);
@@ -481,7 +532,7 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 
 	if (o->format == FR_FMT_JSON)
 		fputs(rows && ncols ? "\n]\n" : "[]\n", f);
-	else if (o->format == FR_FMT_TABLE && ncols > 0 && table_print(f, &table, cols, ncols, o)) {
+	else if (o->format == FR_FMT_TABLE && ncols > 0 && table_print(f, &table, cols, ncols, o, header)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -493,6 +544,8 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 fail:
 	rows = -1;
 cleanup:
+	for (int i = 0; cols && i < ncols; i++)
+		free(cols[i].shown);
 	free(cols);
 	free(table.text);
 	free(table.off);

@@ -28,6 +28,7 @@
 #include "query.h"
 #include "pcapng.h"
 #include "outfile.h"
+#include "textsafe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1052,7 +1053,7 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 	size_t buf_size = 0;
 	size_t open_segment = SIZE_MAX;
 	int fd = -1, missing = 0, ret = -1;
-	char path[PATH_MAX];
+	char path[PATH_MAX], shown[PATH_MAX]; /* shown: path as messages print it */
 
 	for (size_t i = 0; i < l->n; i++) {
 		const struct chunk *c = &l->chunks[i];
@@ -1067,32 +1068,35 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 			missing = 0;
 			open_segment = c->segment;
 			if (snprintf(path, sizeof(path), "%s/%s", data_dir, rel) >= (int)sizeof(path)) {
-				fprintf(stderr, "flowq: segment path too long: %s/%s\n", data_dir, rel);
+				fprintf(stderr, "flowq: segment path too long: %s\n",
+					fr_term_safe_str(rel, shown, sizeof(shown)));
 				goto cleanup;
 			}
+			/* The path comes from the database: no escape sequence reaches the terminal. */
+			fr_term_safe_str(path, shown, sizeof(shown));
 			if (!safe_relative(rel)) {
 				progress_clear(r);
 				fprintf(stderr, "flowq: warning: segment path '%s' is not inside the data "
-						"directory; skipped\n", rel);
+						"directory; skipped\n", fr_term_safe_str(rel, shown, sizeof(shown)));
 				missing = 1;
 			} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0 && !regular_fd(fd)) {
 				/* A FIFO or device put where a segment was would block or never end. */
 				progress_clear(r);
 				fprintf(stderr, "flowq: warning: %s is not a regular file; its packets are "
-						"skipped\n", path);
+						"skipped\n", shown);
 				close(fd);
 				fd = -1;
 				missing = 1;
 			} else if (fd < 0) {
 				if (errno != ENOENT) {
 					progress_clear(r);
-					fprintf(stderr, "flowq: cannot open %s: %s\n", path, strerror(errno));
+					fprintf(stderr, "flowq: cannot open %s: %s\n", shown, strerror(errno));
 					goto cleanup;
 				}
 				/* Retention removed it after the index was read. */
 				progress_clear(r);
 				fprintf(stderr, "flowq: warning: %s is gone (removed by retention?); "
-						"its packets are skipped\n", path);
+						"its packets are skipped\n", shown);
 				missing = 1;
 			}
 		}
@@ -1106,7 +1110,7 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 			if ((uint64_t)c->length > SIZE_MAX || !(n = realloc(buf, (size_t)c->length))) {
 				progress_clear(r);
 				fprintf(stderr, "flowq: out of memory (a chunk of %lld bytes in %s)\n",
-					(long long)c->length, path);
+					(long long)c->length, shown);
 				goto cleanup;
 			}
 			buf = n;
@@ -1121,7 +1125,7 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 					continue;
 				if (got < 0) {
 					progress_clear(r);
-					fprintf(stderr, "flowq: cannot read %s: %s\n", path, strerror(errno));
+					fprintf(stderr, "flowq: cannot read %s: %s\n", shown, strerror(errno));
 					goto cleanup;
 				}
 				if (got == 0)
@@ -1131,10 +1135,10 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 			if (have < (size_t)c->length) {
 				progress_clear(r);
 				fprintf(stderr, "flowq: warning: %s is shorter than its index (%lld bytes "
-						"missing at offset %lld)\n", path,
+						"missing at offset %lld)\n", shown,
 					(long long)(c->length - (int64_t)have), (long long)(c->offset + (int64_t)have));
 			}
-			if (read_chunk_blocks(r, path, buf, have, c->offset))
+			if (read_chunk_blocks(r, shown, buf, have, c->offset))
 				goto cleanup;
 		}
 		r->done += c->length;

@@ -200,3 +200,16 @@ check "clean stop: the connection still open ends 'recorder-stop' at its last pa
 check "flowq flows shows end_reason" "recorder-stop" \
 	"$(fq --format csv flows --comm held2 | python3 -c 'import csv,sys; print(list(csv.DictReader(sys.stdin))[0]["end_reason"])')"
 exec 8>&- 9>&-
+
+# --- a hostile comm: invalid UTF-8, ESC, a bidi override ---------------------------------------
+start_recorder
+in_ns frC$$ python3 -c '
+import ctypes, socket
+ctypes.CDLL(None).prctl(15, b"\xff\x1b[2J\xe2\x80\xae", 0, 0, 0)  # PR_SET_NAME
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", 7804))'
+sleep 0.3
+stop_recorder
+check "json: valid, the comm's invalid byte as U+FFFD, ESC and U+202E escaped" "['\\ufffd\\x1b[2J\\u202e'] 1" \
+	"$(fq --format json flows --port 7804 | tee "$T/hostile.json" | python3 -c 'import json,sys; print(ascii([o["comm"] for o in json.load(sys.stdin)]))') $(grep -c '\\u001b\[2J\\u202e' "$T/hostile.json")"
+check "table: no ESC, no raw bidi override; each shown as '?'" "0|1" \
+	"$(fq flows --port 7804 | grep -c $'\x1b\|\xe2\x80\xae')|$(fq flows --port 7804 | grep -c ' ??\[2J? ')"

@@ -19,7 +19,7 @@
 #include "output.h"
 
 /* comm "a,b "q"" needs CSV quoting; note has every kind of character JSON escapes, UTF-8
- * that passes through, and DEL, which JSON leaves alone. */
+ * that passes through, and DEL, escaped like the other controls. */
 #define NOTE2 "line1\nline2\r\tend\\ \x01 \xc3\xa9 \"q\" \x1f\x7f"
 
 static sqlite3 *open_fixture(void)
@@ -227,7 +227,7 @@ static void test_json(void **state)
 	       "{\"id\":1,\"comm\":\"curl\",\"start_ns\":\"2026-11-30T10:00:00.123456789Z\",\"latency_ns\":1500000,"
 	       "\"ratio\":0.5,\"note\":\"plain\"},\n"
 	       "{\"id\":2,\"comm\":\"a,b \\\"q\\\"\",\"start_ns\":\"2026-11-30T10:00:01.000000000Z\",\"latency_ns\":null,"
-	       "\"ratio\":null,\"note\":\"line1\\nline2\\r\\tend\\\\ \\u0001 \xc3\xa9 \\\"q\\\" \\u001f\x7f\"},\n"
+	       "\"ratio\":null,\"note\":\"line1\\nline2\\r\\tend\\\\ \\u0001 \xc3\xa9 \\\"q\\\" \\u001f\\u007f\"},\n"
 	       "{\"id\":3,\"comm\":null,\"start_ns\":\"2026-11-30T10:00:02.000000000Z\",\"latency_ns\":250,"
 	       "\"ratio\":0.10000000000000001,\"note\":\"\"}\n"
 	       "]\n");
@@ -239,7 +239,7 @@ static void test_jsonl(void **state)
 	       "{\"id\":1,\"comm\":\"curl\",\"start_ns\":\"2026-11-30T10:00:00.123456789Z\",\"latency_ns\":1500000,"
 	       "\"ratio\":0.5,\"note\":\"plain\"}\n"
 	       "{\"id\":2,\"comm\":\"a,b \\\"q\\\"\",\"start_ns\":\"2026-11-30T10:00:01.000000000Z\",\"latency_ns\":null,"
-	       "\"ratio\":null,\"note\":\"line1\\nline2\\r\\tend\\\\ \\u0001 \xc3\xa9 \\\"q\\\" \\u001f\x7f\"}\n"
+	       "\"ratio\":null,\"note\":\"line1\\nline2\\r\\tend\\\\ \\u0001 \xc3\xa9 \\\"q\\\" \\u001f\\u007f\"}\n"
 	       "{\"id\":3,\"comm\":null,\"start_ns\":\"2026-11-30T10:00:02.000000000Z\",\"latency_ns\":250,"
 	       "\"ratio\":0.10000000000000001,\"note\":\"\"}\n");
 }
@@ -355,6 +355,31 @@ static void test_step_error(void **state)
 	}
 }
 
+/* Bytes any process can put in its comm or a DNS name: invalid UTF-8 (a stray 0xff, an
+ * overlong '/', a surrogate), ESC, the C1 control U+009B (a CSI by itself) and U+202E (right
+ * to left override). JSON stays valid and says what was there; CSV stays valid UTF-8; a
+ * table shows '?' for each, headers included, and counts a code point as one column. */
+#define UNSAFE "SELECT CAST(x'61ff62' AS TEXT) AS bad, CAST(x'1b5b33316d' AS TEXT) AS esc," \
+	" CAST(x'c29b' AS TEXT) AS c1, CAST(x'e280ae6b' AS TEXT) AS bidi, CAST(x'c0af' AS TEXT) AS overlong," \
+	" CAST(x'eda080' AS TEXT) AS surrogate"
+
+static void test_unsafe_text(void **state)
+{
+	EXPECT(*state, UNSAFE, FR_FMT_JSONL, 1, 0, 1,
+	       "{\"bad\":\"a\\ufffdb\",\"esc\":\"\\u001b[31m\",\"c1\":\"\\u009b\",\"bidi\":\"\\u202ek\","
+	       "\"overlong\":\"\\ufffd\\ufffd\",\"surrogate\":\"\\ufffd\\ufffd\\ufffd\"}\n");
+	EXPECT(*state, UNSAFE, FR_FMT_CSV, 1, 0, 1,
+	       "bad,esc,c1,bidi,overlong,surrogate\r\n"
+	       "a\xef\xbf\xbd" "b,\x1b[31m,\xc2\x9b,\xe2\x80\xaek,\xef\xbf\xbd\xef\xbf\xbd,"
+	       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\r\n");
+	EXPECT(*state, UNSAFE, FR_FMT_TABLE, 1, 0, 1,
+	       "bad  esc    c1  bidi  overlong  surrogate\n"
+	       "a?b  ?[31m  ?   ?k    ??        ???\n");
+	EXPECT(*state, "SELECT 1 AS \"x\x1b]0;pwned\x07y\", 'e\xcc\x81' AS \"\xc3\xa9t\xc3\xa9\"", FR_FMT_TABLE, 1, 0, 1,
+	       "x?]0;pwned?y  \xc3\xa9t\xc3\xa9\n"
+	       "           1  e\xcc\x81\n");
+}
+
 static void test_many_rows(void **state)
 {
 	/* Enough rows to make the table's buffers grow several times. */
@@ -397,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_step_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_text, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
