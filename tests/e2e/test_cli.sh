@@ -70,6 +70,9 @@ check "flowq flows and status create no -wal or -shm" "" "$(ls "$DB-wal" "$DB-sh
 check "flowq reads the data directory through a read-only mount" "4|" \
 	"$(unshare -m sh -c 'mount --bind -o ro "$1" "$1" && "$2" --data "$1" --format csv sql "SELECT count(*) FROM flows" | tail -1 | tr -d "\r"; touch "$1/x" 2>/dev/null && echo writable' - "$DDIR" "$FLOWQ")|$(ls "$DB-wal" "$DB-shm" 2>/dev/null)"
 
+check "table: an endless query prints as it runs (header and 1001 rows before head closes the pipe)" 1002 \
+	"$(timeout 20 "$FLOWQ" --db "$DB" sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n" | head -1002 | wc -l)"
+
 # --- flowq errors: one line, non-zero -----------------------------------------------------
 expect_error() { # expect_error RC PATTERN CMD...
 	local rc=$1 pat=$2; shift 2
