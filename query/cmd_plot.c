@@ -29,6 +29,7 @@
  * its start. A bursty long-lived flow is drawn as a flat line at its average rate.
  */
 #include "query.h"
+#include "textsafe.h"
 #include "outfile.h"
 #include "timefmt.h"
 
@@ -36,6 +37,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,7 @@
 /* The window is kept within [1970, 2200): no flow is older, none is newer, and every sum of
  * times below stays far from int64 overflow. */
 #define PLOT_MAX_NS (7258118400LL * NS_PER_S)
+#define PLOT_MAX_RATE 4.6e18 /* bytes per second, about 2^62 */
 
 /* Points are marked with dots when there are few enough of them to tell apart. */
 #define PLOT_MARKERS_MAX 60
@@ -320,7 +323,7 @@ static double nice_step(double raw)
 	static const double mantissas[] = { 1, 2, 2.5, 5, 10 };
 	double p = 1;
 
-	if (!(raw > 0))
+	if (!(raw > 0) || !isfinite(raw))
 		return 1;
 	while (p * 10 <= raw)
 		p *= 10;
@@ -334,40 +337,6 @@ static double nice_step(double raw)
 }
 
 /* ---- XML text ----------------------------------------------------------------------------- */
-
-/* One UTF-8 sequence at s: its length and code point, or 0 when it is not valid UTF-8
- * (overlong, a surrogate, beyond U+10FFFF, cut short). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		n = 2, min = 0x80, c &= 0x1f;
-	else if (c < 0xf0)
-		n = 3, min = 0x800, c &= 0x0f;
-	else if (c < 0xf5)
-		n = 4, min = 0x10000, c &= 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 /* Write len bytes of s as XML character data, fit for an element or an attribute value:
  * & < > " ' become references; bytes that are not valid UTF-8, control characters (which
@@ -383,14 +352,14 @@ static void xml_text(FILE *f, const char *s, size_t len, size_t max_chars)
 	if (max_chars) {
 		for (size_t i = 0; i < len; total++) {
 			uint32_t cp;
-			size_t n = utf8_decode(p + i, len - i, &cp);
+			size_t n = fr_utf8_next(p + i, len - i, &cp);
 
 			i += n ? n : 1;
 		}
 	}
 	for (size_t i = 0; i < len; chars++) {
 		uint32_t cp;
-		size_t n = utf8_decode(p + i, len - i, &cp);
+		size_t n = fr_utf8_next(p + i, len - i, &cp);
 
 		if (max_chars && total > max_chars && chars == max_chars - 1) {
 			fputs("\xe2\x80\xa6", f); /* … */
@@ -531,14 +500,16 @@ static void entry_label(enum plot_by by, const struct group_key *k, char *buf, s
 	}
 }
 
-/* Spread bytes evenly over [s, e] into the buckets; returns the bytes that fell inside. */
+/* Spread bytes evenly over [s, e] into the buckets; returns the bytes that fell inside. The
+ * database may hold anything (a damaged or crafted one): byte counts that are not finite are
+ * left out, and a lifetime is taken as a double, which no pair of times overflows. */
 static double spread(const struct plot *p, double *buckets, int64_t s, int64_t e, double bytes)
 {
 	int64_t end = p->start + (int64_t)p->nbuckets * p->width, cs, ce;
 	double per_ns;
 	size_t i;
 
-	if (!(bytes > 0))
+	if (!(bytes > 0) || !isfinite(bytes))
 		return 0;
 	if (e < s)
 		e = s;
@@ -555,7 +526,7 @@ static double spread(const struct plot *p, double *buckets, int64_t s, int64_t e
 	ce = e < end ? e : end;
 	if (ce <= cs)
 		return 0;
-	per_ns = bytes / (double)(e - s);
+	per_ns = bytes / ((double)e - (double)s);
 	for (i = (size_t)((cs - p->start) / p->width); i < p->nbuckets; i++) {
 		int64_t bs = p->start + (int64_t)i * p->width, be = bs + p->width;
 
@@ -901,21 +872,25 @@ static void draw_rate_axis(FILE *f, double ymax, double ystep)
 		(PLOT_TOP + PLOT_BOTTOM) / 2, (PLOT_TOP + PLOT_BOTTOM) / 2);
 }
 
+/* The highest rate of any line, in bytes per second. */
+static double max_peak_rate(const struct plot *p)
+{
+	double max_rate = p->other_groups > 0 ? peak_rate(p, p->other) : 0;
+
+	for (size_t s = 0; s < p->ntop; s++)
+		if (peak_rate(p, p->top[s].bytes) > max_rate)
+			max_rate = peak_rate(p, p->top[s].bytes);
+	return max_rate;
+}
+
 static void render(FILE *f, const struct plot *p)
 {
-	double secs = (double)p->width / NS_PER_S, max_rate = 0, ymax, ystep;
+	double max_rate = max_peak_rate(p), ymax, ystep;
 	int has_other = p->other_groups > 0;
 	size_t rows = p->ntop + (size_t)has_other;
 	int height = LEGEND_TOP + (int)(rows ? rows : 1) * LEGEND_ROW + 4;
 	char label[512], from[48], to[48], width[32], title[160];
 
-	for (size_t s = 0; s < p->ntop; s++)
-		for (size_t i = 0; i < p->nbuckets; i++)
-			if (p->top[s].bytes[i] / secs > max_rate)
-				max_rate = p->top[s].bytes[i] / secs;
-	for (size_t i = 0; has_other && i < p->nbuckets; i++)
-		if (p->other[i] / secs > max_rate)
-			max_rate = p->other[i] / secs;
 	ystep = nice_step((max_rate > 0 ? max_rate : 1) / 5);
 	ymax = ystep;
 	while (ymax < max_rate * (1 - 1e-12))
@@ -1003,7 +978,7 @@ static int write_file(const char *path, const char *buf, size_t len)
 	char err[PATH_MAX + 128];
 	struct fr_outfile f;
 
-	if (fr_outfile_open(&f, path, 0666, err, sizeof(err))) {
+	if (fr_outfile_open(&f, path, 0644, err, sizeof(err))) {
 		fprintf(stderr, "flowq: %s\n", err);
 		return -1;
 	}
@@ -1066,6 +1041,13 @@ int cmd_plot(int argc, char **argv, struct flowq_globals *globals)
 		goto cleanup;
 	sqlite3_close(db);
 	db = NULL;
+	/* Only a damaged or crafted database gets here (2^62 bytes per second is far beyond any
+	 * link): an axis up to it would not be drawable. */
+	if (!(max_peak_rate(&p) <= PLOT_MAX_RATE)) {
+		fprintf(stderr, "flowq: the flows' byte counts are too large to plot (%g bytes per second)\n",
+			max_peak_rate(&p));
+		goto cleanup;
+	}
 
 	mem = open_memstream(&svg, &svg_len);
 	if (!mem)

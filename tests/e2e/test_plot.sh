@@ -127,5 +127,20 @@ expect_error 1 "cannot write $T/none/x.svg" fq plot -o "$T/none/x.svg"
 expect_error 1 "nothing to plot" fq plot --since @4102444800 -o "$T/x.svg"
 check "no file written by the failed commands" "" "$(ls "$T"/x.svg* "$T"/none 2>/dev/null)"
 
+# --- a damaged or crafted database ---------------------------------------------------------
+# A byte count that is not finite (REAL infinity) is left out instead of looping for ever;
+# times at the ends of int64 do not overflow; byte counts beyond any link are refused.
+cp "$DB" "$T/inf.db"
+sqlite3 "$T/inf.db" "UPDATE flows SET bytes_out = 1e308 * 10 WHERE comm = 'small-sender';
+	UPDATE flows SET start_ns = -9223372036854775808, end_ns = 9223372036854775807 WHERE comm = 'big-sender'"
+timeout 20 "$FLOWQ" --db "$T/inf.db" plot --top 5 -o "$T/inf.svg" 2> "$T/inf.err"
+check "infinite bytes and extreme times: exit 0, one line on stderr, valid SVG" "0|1|xml" \
+	"$?|$(wc -l < "$T/inf.err")|$(read_svg "$T/inf.svg" | cut -f1)"
+cp "$DB" "$T/huge.db"
+sqlite3 "$T/huge.db" "UPDATE flows SET bytes_out = 1.7e308"
+expect_error 1 "too large to plot" timeout 20 "$FLOWQ" --db "$T/huge.db" plot -o "$T/huge.svg"
+check "-o FILE is not world-writable whatever the umask" 644 \
+	"$( (umask 0; "$FLOWQ" --db "$DB" plot -o "$T/mode.svg" 2> /dev/null); stat -c %a "$T/mode.svg")"
+
 # For a look (not a test): PLOT_KEEP=DIR keeps the SVG there.
 if [ -n "${PLOT_KEEP:-}" ]; then cp "$T/out.svg" "$PLOT_KEEP/plot-top2.svg"; fi
