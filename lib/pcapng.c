@@ -333,6 +333,10 @@ long fr_pcapng_parse_block(const uint8_t *buf, size_t len, uint32_t *type, struc
 		if (data_pad > body_len - 20)
 			return -1;
 		p.data = body + 20;
+		/* A packet is never longer on disk than on the wire; a damaged block that says so
+		 * would make an export tcpdump rejects. What is there is kept. */
+		if (p.origlen < p.caplen)
+			p.origlen = p.caplen;
 		if (parse_opts(body + 20 + data_pad, body_len - 20 - data_pad, &p) < 0)
 			return -1;
 		if (pkt)

@@ -202,6 +202,29 @@ static void test_epb_bare_bytes(void **state)
 	assert_int_equal(fr_pcapng_epb(buf, sizeof(buf), &p), 32);
 }
 
+/* A damaged block saying it holds more than was on the wire: parsed with origlen raised to
+ * caplen, so that an export from it is a file tcpdump reads. */
+static void test_epb_caplen_over_origlen(void **state)
+{
+	static const uint8_t block[] = {
+		6, 0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 1, 0, 0, 0,                          /* ts 1 ns */
+		8, 0, 0, 0, 4, 0, 0, 0,                          /* caplen 8, origlen 4 */
+		1, 2, 3, 4, 5, 6, 7, 8,
+		40, 0, 0, 0,
+	};
+	struct fr_pcap_packet p = { 0 };
+	uint32_t type = 0;
+
+	(void)state;
+	if (!host_le())
+		skip();
+	assert_int_equal(fr_pcapng_parse_block(block, sizeof(block), &type, &p), (long)sizeof(block));
+	assert_int_equal(type, FR_PCAPNG_EPB);
+	assert_int_equal(p.caplen, 8);
+	assert_int_equal(p.origlen, 8);
+}
+
 static void expect_same_packet(const struct fr_pcap_packet *got, const struct fr_pcap_packet *want)
 {
 	assert_int_equal(got->ts_ns, want->ts_ns);
@@ -249,7 +272,7 @@ static size_t make_file(uint8_t *buf, size_t len, struct fr_pcap_packet p[NPKT],
 		};
 	}
 	p[0].data = NULL; /* caplen 0 needs no data */
-	p[8].caplen = 1500;
+	p[8].caplen = p[8].origlen = 1500;
 	p[9].comment_len = LONG_COMMENT;
 	p[10].ts_ns = -1; /* before the epoch: all 64 bits are stored */
 	p[11].ts_ns = INT64_MAX;
@@ -1066,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_header_bytes),
 		cmocka_unit_test(test_epb_bytes),
 		cmocka_unit_test(test_epb_bare_bytes),
+		cmocka_unit_test(test_epb_caplen_over_origlen),
 		cmocka_unit_test_setup_teardown(test_round_trip, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_too_small, file_setup, file_teardown),
 		cmocka_unit_test(test_epb_size),
