@@ -74,15 +74,17 @@ static int secs_to_ns(int64_t secs, int64_t frac_ns, int64_t *out)
 	return 0;
 }
 
-/* "@SECONDS[.FRACTION]" after the '@'. */
+/* "@SECONDS[.FRACTION]" after the '@'. Returns 0, -1 for bad text, -2 when well formed but
+ * too large. */
 static int parse_epoch(const char *s, int64_t *out)
 {
 	int64_t secs = 0, frac = 0;
 	const char *start = s;
+	int big = 0;
 
 	for (; is_digit(*s); s++) {
 		if (__builtin_mul_overflow(secs, 10, &secs) || __builtin_add_overflow(secs, *s - '0', &secs))
-			return -1;
+			big = 1;
 	}
 	if (s == start)
 		return -1;
@@ -93,13 +95,15 @@ static int parse_epoch(const char *s, int64_t *out)
 	}
 	if (*s)
 		return -1;
-	return secs_to_ns(secs, frac, out);
+	return big || secs_to_ns(secs, frac, out) ? -2 : 0;
 }
 
-/* A sequence of NUMBER UNIT pairs such as "1h30m" or "500ms"; returns the total in ns. */
+/* A sequence of NUMBER UNIT pairs such as "1h30m" or "500ms"; the total in ns. Returns 0, -1
+ * for bad text, -2 when well formed but too long. */
 static int parse_duration(const char *s, int64_t *out)
 {
 	int64_t total = 0;
+	int big = 0;
 
 	if (!*s)
 		return -1;
@@ -109,7 +113,7 @@ static int parse_duration(const char *s, int64_t *out)
 
 		for (; is_digit(*s); s++) {
 			if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, *s - '0', &n))
-				return -1;
+				big = 1;
 		}
 		if (s == start)
 			return -1;
@@ -133,10 +137,10 @@ static int parse_duration(const char *s, int64_t *out)
 		else
 			return -1;
 		if (__builtin_mul_overflow(n, unit, &n) || __builtin_add_overflow(total, n, &total))
-			return -1;
+			big = 1;
 	}
 	*out = total;
-	return 0;
+	return big ? -2 : 0;
 }
 
 static int days_in_month(int year, int mon)
@@ -153,9 +157,9 @@ static int same_wall_clock(const struct tm *a, const struct tm *b)
 	       a->tm_hour == b->tm_hour && a->tm_min == b->tm_min && a->tm_sec == b->tm_sec;
 }
 
-/* Range errors get the same message as syntax errors; a skipped local time gets its own, as
- * nothing about the text itself is wrong. */
-enum civil_result { CIVIL_OK, CIVIL_SYNTAX, CIVIL_RANGE, CIVIL_NO_SUCH_LOCAL_TIME };
+/* Each failure says what it is: the text, a field (month 13), a time beyond what 64 bits of
+ * nanoseconds hold, or a local time a daylight saving change skipped. */
+enum civil_result { CIVIL_OK, CIVIL_SYNTAX, CIVIL_RANGE, CIVIL_TOO_FAR, CIVIL_NO_SUCH_LOCAL_TIME };
 
 /* YYYY-MM-DD[(T|t| )HH:MM[:SS[.frac]][Z|z|±HH:MM]] */
 static enum civil_result parse_civil(const char *s, int utc, int64_t *out)
@@ -225,7 +229,7 @@ static enum civil_result parse_civil(const char *s, int utc, int64_t *out)
 		errno = 0;
 		t = mktime(&tm);
 		if (t == (time_t)-1 && errno)
-			return CIVIL_RANGE;
+			return CIVIL_TOO_FAR;
 		/* mktime moves a wall-clock time that a DST change skipped to some other time;
 		 * refuse it rather than answer for a different moment than the one asked for. */
 		if (!same_wall_clock(&tm, &want))
@@ -242,36 +246,53 @@ static enum civil_result parse_civil(const char *s, int utc, int64_t *out)
 	if (sec == 60)
 		t += 1;
 	if (secs_to_ns((int64_t)t, frac, out))
-		return CIVIL_RANGE;
+		return CIVIL_TOO_FAR;
 	return CIVIL_OK;
 }
 
 int fr_time_parse(const char *s, int64_t now_ns, int utc, int64_t *out_ns, char *err, size_t errlen)
 {
+	static const char too_far[] = "out of range (times are 64-bit nanoseconds since 1970: "
+				      "1677-09-21 to 2262-04-11)";
 	const char *reason = "expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]', @EPOCH or a duration like 15m";
 	int64_t ns, dur;
 
 	if (!s)
 		s = "";
 	if (s[0] == '@') {
-		if (parse_epoch(s + 1, &ns))
+		int r = parse_epoch(s + 1, &ns);
+
+		if (r) {
+			reason = r == -2 ? too_far : reason;
 			goto fail;
+		}
 	} else if (is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) && s[4] == '-') {
 		switch (parse_civil(s, utc, &ns)) {
 		case CIVIL_OK:
 			break;
 		case CIVIL_SYNTAX:
+			goto fail;
 		case CIVIL_RANGE:
+			reason = "no such date or time (a month, day, hour, minute or offset out of range)";
+			goto fail;
+		case CIVIL_TOO_FAR:
+			reason = too_far;
 			goto fail;
 		case CIVIL_NO_SUCH_LOCAL_TIME:
 			reason = "that local time does not exist (skipped by a daylight saving change)";
 			goto fail;
 		}
 	} else {
-		if (parse_duration(s, &dur))
+		int r = parse_duration(s, &dur);
+
+		if (r) {
+			reason = r == -2 ? too_far : reason;
 			goto fail;
-		if (__builtin_sub_overflow(now_ns, dur, &ns))
+		}
+		if (__builtin_sub_overflow(now_ns, dur, &ns)) {
+			reason = too_far;
 			goto fail;
+		}
 	}
 	*out_ns = ns;
 	return 0;

@@ -332,8 +332,21 @@ static void test_reject_message(void **state)
 	assert_string_equal(err, "invalid time 'yesterday': expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]', "
 				 "@EPOCH or a duration like 15m");
 	assert_int_equal(fr_time_parse("2026-13-01", NOW, 1, &got, err, sizeof(err)), -1);
-	assert_string_equal(err, "invalid time '2026-13-01': expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]', "
-				 "@EPOCH or a duration like 15m");
+	assert_string_equal(err, "invalid time '2026-13-01': no such date or time (a month, day, hour, "
+				 "minute or offset out of range)");
+	/* Well formed but beyond int64 nanoseconds: said so, not "expected RFC 3339". */
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const far[] = { "9999-12-31", "2262-04-11T23:47:16.854775808Z", "@99999999999",
+						   "99999999999w" };
+		char want[256];
+
+		assert_int_equal(fr_time_parse(far[i], NOW, 1, &got, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "invalid time '%s': out of range (times are 64-bit nanoseconds "
+			 "since 1970: 1677-09-21 to 2262-04-11)", far[i]);
+		assert_string_equal(err, want);
+	}
+	assert_int_equal(fr_time_parse("2262-04-11T23:47:16.854775807Z", NOW, 1, &got, err, sizeof(err)), 0);
+	assert_true(got == INT64_MAX);
 	assert_int_equal(fr_time_parse("", NOW, 1, &got, err, sizeof(err)), -1);
 	assert_string_equal(err, "invalid time '': expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]', "
 				 "@EPOCH or a duration like 15m");
