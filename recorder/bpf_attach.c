@@ -53,9 +53,9 @@ static bool has_caps(void)
 #undef CAP
 }
 
-int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports,
-		bool socket_events, uint32_t compat_mask)
+int fr_bpf_load(struct fr_bpf *b, const struct fr_options *o)
 {
+	bool socket_events = o->socket_events;
 	__typeof__(b->skel->progs) *p;
 	struct fr_kernel *k = &b->kernel;
 	int err;
@@ -68,17 +68,26 @@ int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t
 		fr_log(0, "needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN) to load BPF programs");
 		return -1;
 	}
-	if (fr_kernel_probe(k, compat_mask))
+	if (fr_kernel_probe(k, o->compat_mask))
 		return -1;
 	b->skel = flowrec_bpf__open();
 	if (!b->skel) {
 		fr_log(0, "cannot open BPF object: %s", strerror(errno));
 		return -1;
 	}
-	b->skel->rodata->capture_enabled = capture;
-	b->skel->rodata->capture_snaplen = snaplen;
+	b->skel->rodata->capture_enabled = o->capture.enabled;
+	b->skel->rodata->capture_snaplen = o->capture.snaplen;
 	for (int i = 0; i < FR_MAX_DNS_PORTS; i++)
-		b->skel->rodata->dns_ports[i] = dns_ports[i];
+		b->skel->rodata->dns_ports[i] = o->dns_ports[i];
+	/* The ring buffers are mapped into this process twice over (so records can wrap): their
+	 * size is most of the recorder's memory. Socket calls get half the event ring's size,
+	 * or one page when they are not recorded (nothing writes there then). */
+	if (bpf_map__set_max_entries(b->skel->maps.events, o->buffer_bytes) ||
+	    bpf_map__set_max_entries(b->skel->maps.sock_events,
+				     socket_events ? o->buffer_bytes / 2 : (uint32_t)getpagesize())) {
+		fr_log(0, "cannot size the ring buffers: %s", strerror(errno));
+		return -1;
+	}
 	b->skel->rodata->socket_events_enabled = socket_events;
 	b->skel->rodata->ident_sock = k->ident_sock;
 	b->skel->rodata->ident_addr = k->ident_addr;

@@ -234,6 +234,30 @@ static void apply_socket_event(struct fr_db_writer *w, struct fr_op *op)
 	step(w, st);
 }
 
+/* The heap strings an op of its type carries (the union holds other things otherwise). */
+static void op_free(struct fr_op *op)
+{
+	switch (op->type) {
+	case FR_OP_FLOW_INSERT:
+		free(op->rname);
+		op->rname = NULL;
+		break;
+	case FR_OP_PROCESS:
+		free(op->exe);
+		free(op->cmdline);
+		free(op->container);
+		free(op->runtime);
+		free(op->pod_uid);
+		op->exe = op->cmdline = op->container = op->runtime = op->pod_uid = NULL;
+		break;
+	case FR_OP_DNS:
+		free(op->qname);
+		free(op->answers);
+		op->qname = op->answers = NULL;
+		break;
+	}
+}
+
 static void apply(struct fr_db_writer *w, struct fr_op *op)
 {
 	/* Every buffer bound below lives until the step at the end of this function. */
@@ -405,17 +429,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		return;
 	}
 	step(w, st);
-	/* after the step: bound SQLITE_STATIC */
-	free(op->exe);
-	free(op->cmdline);
-	free(op->rname);
-	free(op->qname);
-	free(op->answers);
-	free(op->container);
-	free(op->runtime);
-	free(op->pod_uid);
-	op->exe = op->cmdline = op->rname = op->qname = op->answers = NULL;
-	op->container = op->runtime = op->pod_uid = NULL;
+	op_free(op); /* after the step: bound SQLITE_STATIC */
 }
 
 static void *writer_main(void *arg)

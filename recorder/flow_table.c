@@ -3,7 +3,9 @@
  * database already has for each: its row id, owner and last written counters.
  *
  * Entries live in one array allocated at start (no allocation per flow); buckets and chains
- * are array indices plus one, with 0 meaning none. Free entries form a list through `next`.
+ * are array indices plus one, with 0 meaning none. Entries are handed out in array order and,
+ * once removed, kept on a free list through `next`: the array's pages are only touched, and
+ * only resident, as far as the most flows ever open at once reached.
  * A second chain links the flows of one socket cookie, so that a socket's release finds its
  * flows (one per peer, for an unconnected UDP socket) without a walk of the whole table.
  */
@@ -19,7 +21,8 @@ struct fr_flow_table {
 	uint32_t nbuckets; /* power of two, for both */
 	uint32_t capacity;
 	uint32_t count;
-	uint32_t free_head;
+	uint32_t free_head; /* removed entries, index + 1 */
+	uint32_t unused;    /* entries from here on were never handed out */
 };
 
 static uint32_t cookie_slot(const struct fr_flow_table *t, uint64_t cookie)
@@ -55,9 +58,6 @@ struct fr_flow_table *fr_flow_table_new(uint32_t capacity)
 		fr_flow_table_free(t);
 		return NULL;
 	}
-	for (uint32_t i = 0; i < capacity; i++)
-		t->entries[i].next = i + 2 <= capacity ? i + 2 : 0;
-	t->free_head = capacity ? 1 : 0;
 	return t;
 }
 
@@ -91,10 +91,15 @@ struct fr_uflow *fr_flow_table_insert(struct fr_flow_table *t, const struct fr_f
 	uint32_t i = t->free_head;
 	struct fr_uflow *f;
 
-	if (!i)
+	if (i) {
+		f = &t->entries[i - 1];
+		t->free_head = f->next;
+	} else if (t->unused < t->capacity) {
+		i = ++t->unused;
+		f = &t->entries[i - 1];
+	} else {
 		return NULL;
-	f = &t->entries[i - 1];
-	t->free_head = f->next;
+	}
 	memset(f, 0, sizeof(*f));
 	f->key = *k;
 	f->next = *bucket;

@@ -30,7 +30,6 @@
 #define DEFAULT_DATA "/var/lib/flowrec"
 #define QUEUE_LEN 65536
 
-#define CAPTURE_PAGES_PER_CPU 1024 /* 4 MiB per CPU */
 
 static volatile sig_atomic_t stop_requested, rotate_requested;
 
@@ -62,7 +61,7 @@ static const char doc[] =
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
 	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
-	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT
+	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE
 };
 
 static const struct argp_option options[] = {
@@ -97,6 +96,9 @@ static const struct argp_option options[] = {
 	  "the named capabilities (comma-separated: task-btf, task-btf-cgroup, mptcp, "
 	  "syscall-tracepoints, sock-from-file, sock-ptr-cookie). For testing the fallbacks; "
 	  "runs.features shows what was used", 0 },
+	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0,
+	  "The kernel's event ring buffer (default 4M; a power of two from 16K to 1G); socket calls "
+	  "get half that, packets that much per CPU. Events that find it full are lost and counted", 0 },
 	{ "verbose", 'v', NULL, 0,
 	  "More messages: -v adds details and libbpf's warnings (the verifier log of a failed "
 	  "load), -vv and -vvv libbpf's info and debug messages", 0 },
@@ -233,6 +235,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 		if (fr_kernel_compat_parse(arg, &o->compat_mask, err, sizeof(err)))
 			usage_error("%s", err);
+		break;
+	}
+	case OPT_BUFFER_SIZE: {
+		uint64_t v;
+
+		if (parse_size(arg, &v) || v < 16384 || v > (1ULL << 30) || (v & (v - 1)))
+			usage_error("invalid --buffer-size '%s': expected a power of two from 16K to 1G, like 4M",
+				    arg);
+		o->buffer_bytes = (uint32_t)v;
 		break;
 	}
 	case OPT_MAX_DISK:
@@ -417,6 +428,7 @@ int main(int argc, char **argv)
 		.capture = { .enabled = true, .snaplen = 128, .segment_bytes = 64ULL << 20,
 			     .segment_ns = 3600LL * 1000000000 },
 		.dns_ports = { 53 },
+		.buffer_bytes = 4 << 20,
 	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 	char cgroup[4096], db_path[4096], err[512];
@@ -443,8 +455,7 @@ int main(int argc, char **argv)
 	/* A budget smaller than a segment could never be kept: segments shrink to fit it. */
 	if (o.capture.max_disk && o.capture.segment_bytes > o.capture.max_disk / 4)
 		o.capture.segment_bytes = o.capture.max_disk / 4 > 4096 ? o.capture.max_disk / 4 : 4096;
-	if (fr_bpf_load(&bpf, o.capture.enabled, o.capture.snaplen, o.dns_ports, o.socket_events,
-			o.compat_mask))
+	if (fr_bpf_load(&bpf, &o))
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;
@@ -488,7 +499,7 @@ int main(int argc, char **argv)
 	dns = fr_dns_tracker_new(writer);
 	if (!dns)
 		goto cleanup;
-	capture = fr_capture_new(&bpf, consumer, store, dns, o.capture.snaplen, CAPTURE_PAGES_PER_CPU);
+	capture = fr_capture_new(&bpf, consumer, store, dns, o.capture.snaplen, o.buffer_bytes / 4096);
 	if (!capture || fr_consumer_set_capture(consumer, capture, store, dns))
 		goto cleanup;
 	/* Packets last: everything that consumes them is in place. */

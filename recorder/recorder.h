@@ -39,6 +39,7 @@ struct fr_options {
 	bool dns_ports_given;
 	bool socket_events;     /* socket_events rows (--socket-events) */
 	uint32_t compat_mask;   /* FR_KF_* left out (--kernel-compat) */
+	uint32_t buffer_bytes;  /* the event ring buffer; the others scale from it (--buffer-size) */
 };
 
 struct fr_consumer;
@@ -97,8 +98,7 @@ struct fr_bpf {
 };
 /* Check privileges and kernel features (less those compat_mask takes away), then load. 0,
  * or -1 after printing one line. */
-int fr_bpf_load(struct fr_bpf *b, bool capture, uint32_t snaplen, const uint16_t *dns_ports,
-		bool socket_events, uint32_t compat_mask);
+int fr_bpf_load(struct fr_bpf *b, const struct fr_options *o);
 /* Attach everything but the packet hooks, which go last (fr_bpf_attach_packets) so that
  * sockets found by the iterator have owners before their packets are counted. */
 int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path);
@@ -132,43 +132,46 @@ struct fr_chunk_flow {
 	int64_t packets;
 };
 
-/* One database write, copied into the writer's queue. Times are realtime ns. */
+/* One database write, copied into the writer's queue. Times are realtime ns. The queue holds
+ * tens of thousands of these and every slot gets touched: what only one kind of op needs
+ * shares one union, which keeps an op near 300 bytes. */
 struct fr_op {
 	int type;
 	int64_t flow_id;
 	int64_t start_ns, last_ns, end_ns; /* end_ns 0: still open */
-	/* The queue copies every op twice: a socket event's record shares the room of the
-	 * flow ops' key and counters. */
-	union {
-		struct {
-			struct fr_flow_key key;  /* FR_OP_FLOW_*, FR_OP_DNS */
-			struct fr_flow flow;     /* FR_OP_FLOW_* */
-		};
-		struct fr_sock_event sock;       /* FR_OP_SOCKET_EVENT */
-	};
+	struct fr_flow_key key;            /* FR_OP_FLOW_*, FR_OP_DNS */
 	struct fr_identity id;
-	char *exe, *cmdline; /* FR_OP_PROCESS: heap strings the writer frees; may be NULL */
-	char *container, *runtime, *pod_uid; /* FR_OP_PROCESS: the same */
-	uint64_t stats[FR_STAT_MAX]; /* FR_OP_RUN_STATS */
-	uint64_t queue_full, capture_lost, capture_disk;
-	uint64_t captured;           /* FR_OP_FLOW_*: packets_captured */
-	/* pcap index: segments and chunks */
-	int64_t seg_id, chunk_id;
-	uint64_t offset, length, packets;
-	char path[64];
-	struct fr_chunk_flow *chunk_flows; /* FR_OP_CHUNK: heap array the writer frees */
-	uint32_t nchunk_flows;
-	char *rname;                 /* FR_OP_FLOW_INSERT: heap string or NULL */
-	int64_t parent_flow_id;      /* FR_OP_FLOW_INSERT: an MPTCP subflow's connection, or 0 */
-	/* FR_OP_DNS: start_ns = query time, last_ns = response time (0: none), id = owner */
-	char *qname, *answers;       /* heap strings or NULL */
-	char dns_server[46];
-	uint16_t dns_server_port, dns_qid, dns_qtype, dns_qclass;
-	int16_t dns_rcode;           /* -1: unanswered */
-	uint8_t dns_role, dns_transport;
-	uint64_t dns_malformed;      /* FR_OP_RUN_STATS */
-	/* FR_OP_SOCKET_EVENT: sock above; start_ns = the call's return, id = the caller,
-	 * flow_id 0: none */
+	union {
+		struct { /* FR_OP_FLOW_* */
+			struct fr_flow flow;
+			uint64_t captured;           /* packets_captured */
+			char *rname;                 /* FR_OP_FLOW_INSERT: heap string or NULL */
+			int64_t parent_flow_id;      /* FR_OP_FLOW_INSERT: an MPTCP subflow's connection */
+		};
+		/* FR_OP_SOCKET_EVENT: start_ns = the call's return, id = the caller, flow_id 0: none */
+		struct fr_sock_event sock;
+		struct { /* FR_OP_PROCESS: heap strings the writer frees; each may be NULL */
+			char *exe, *cmdline, *container, *runtime, *pod_uid;
+		};
+		struct { /* FR_OP_RUN_STATS */
+			uint64_t stats[FR_STAT_MAX];
+			uint64_t queue_full, capture_lost, capture_disk, dns_malformed;
+		};
+		struct { /* FR_OP_SEGMENT_*, FR_OP_CHUNK: the pcap index */
+			int64_t seg_id, chunk_id;
+			uint64_t offset, length, packets;
+			char path[64];
+			struct fr_chunk_flow *chunk_flows; /* FR_OP_CHUNK: heap array the writer frees */
+			uint32_t nchunk_flows;
+		};
+		struct { /* FR_OP_DNS: start_ns = query time, last_ns = response time (0: none), id = owner */
+			char *qname, *answers;       /* heap strings or NULL */
+			char dns_server[46];
+			uint16_t dns_server_port, dns_qid, dns_qtype, dns_qclass;
+			int16_t dns_rcode;           /* -1: unanswered */
+			uint8_t dns_role, dns_transport;
+		};
+	};
 };
 
 struct fr_db_writer;
