@@ -68,6 +68,15 @@ struct {
 	__type(value, struct fr_owner);
 } owners SEC(".maps");
 
+/* Sockets whose release event found the ring buffer full (cookie -> release time): their
+ * unconnected flows, which only the release ends, are ended by the next sweep instead. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FR_MAX_RELEASED);
+	__type(key, __u64);
+	__type(value, __u64);
+} released SEC(".maps");
+
 /* LRU: a handshake that never completes must not hold its entry forever. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

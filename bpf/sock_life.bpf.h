@@ -131,7 +131,8 @@ static __always_inline void sock_released(struct bpf_sock *sk)
 	if (o->flags & FR_OWNER_UNCONNECTED) {
 		__builtin_memset(&key, 0, sizeof(key));
 		key.cookie = cookie;
-		emit(FR_EV_SOCK_RELEASE, now, &key, NULL);
+		if (emit(FR_EV_SOCK_RELEASE, now, &key, NULL))
+			bpf_map_update_elem(&released, &cookie, &now, BPF_ANY);
 	}
 	bpf_map_delete_elem(&owners, &cookie);
 }

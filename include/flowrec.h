@@ -22,6 +22,7 @@
 #define FR_MAX_FLOWS   262144
 #define FR_MAX_OWNERS  262144
 #define FR_MAX_PENDING 16384
+#define FR_MAX_RELEASED 16384 /* releases waiting for the sweep (their event was lost) */
 
 enum fr_direction {
 	FR_DIR_UNKNOWN = 0,

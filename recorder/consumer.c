@@ -50,7 +50,7 @@ struct fr_consumer {
 	struct ring_buffer *flow_rb; /* the events ring: flows, releases, execs */
 	struct ring_buffer *sock_rb; /* the sock_events ring: socket calls */
 	struct fr_flow_table *flows;
-	int flows_fd, stats_fd;
+	int flows_fd, stats_fd, released_fd;
 	int64_t next_flow_id;
 	int64_t mono_to_real; /* add to CLOCK_MONOTONIC ns to get realtime ns */
 	int64_t start_offset; /* the same, fixed at start: process start times must not jitter */
@@ -73,6 +73,9 @@ struct fr_consumer {
 	uint64_t seen[SEEN_SLOTS];
 	struct exec_slot execs[EXEC_SLOTS];
 	struct sock_flow_slot sock_flows[SOCK_FLOW_SLOTS];
+	/* the released map, as the sweep took it (FR_MAX_RELEASED at most) */
+	uint64_t released_keys[FR_MAX_RELEASED], released_vals[FR_MAX_RELEASED];
+	uint32_t nreleased;
 };
 
 static int64_t mono_to_real_offset(void)
@@ -319,6 +322,7 @@ struct release_ctx {
 	struct fr_consumer *c;
 	uint64_t cookie;
 	int64_t end_ns;
+	unsigned found;
 };
 
 static void release_one(struct fr_uflow *uf, void *arg)
@@ -328,6 +332,7 @@ static void release_one(struct fr_uflow *uf, void *arg)
 
 	if (uf->key.cookie != r->cookie || uf->ended)
 		return;
+	r->found++;
 	if (bpf_map_lookup_and_delete_elem(r->c->flows_fd, &uf->key, &final))
 		final = uf->last;
 	flow_end(r->c, uf, &final, r->end_ns);
@@ -442,9 +447,13 @@ static int handle_event(void *ctx, void *data, size_t len)
 			owner_changed(c, uf, &e->flow.id);
 		break;
 	case FR_EV_SOCK_RELEASE: {
-		struct release_ctx r = { c, e->key.cookie, real_ns(c, e->ts_ns) };
+		struct release_ctx r = { c, e->key.cookie, real_ns(c, e->ts_ns), 0 };
 
 		fr_flow_table_each_cookie(c->flows, r.cookie, release_one, &r);
+		/* Flows whose open event was lost are not known yet: the next sweep makes them
+		 * from the flows map, and then ends them with the released map's others. */
+		if (!r.found)
+			bpf_map_update_elem(c->released_fd, &r.cookie, &e->ts_ns, BPF_ANY);
 		break;
 	}
 	}
@@ -464,6 +473,7 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->start_offset = c->mono_to_real;
 	c->flows_fd = bpf_map__fd(b->skel->maps.flows);
 	c->stats_fd = bpf_map__fd(b->skel->maps.stats);
+	c->released_fd = bpf_map__fd(b->skel->maps.released);
 	c->cgpaths = fr_cgroup_paths_new(); /* NULL only costs the container columns */
 	c->ncpus = libbpf_num_possible_cpus();
 	c->stat_vals = calloc(c->ncpus > 0 ? c->ncpus : 1, sizeof(uint64_t));
@@ -621,6 +631,45 @@ static void read_stats(struct fr_consumer *c, uint64_t *out)
 	}
 }
 
+/* Sockets released while the ring buffer was full: BPF kept their cookies and release times
+ * in the released map (so does handle_event for a release whose flows were not known yet).
+ * The sweep takes the map before it reads the flows map, so that every flow of a socket
+ * taken is known by the time released_end ends it as the lost FR_EV_SOCK_RELEASE would
+ * have; a socket released during the sweep waits for the next one. */
+static void released_take(struct fr_consumer *c)
+{
+	uint64_t token = 0;
+	bool first = true;
+	int err;
+
+	c->nreleased = 0;
+	do {
+		__u32 n = FR_MAX_RELEASED - c->nreleased;
+
+		if (!n)
+			break;
+		err = bpf_map_lookup_and_delete_batch(c->released_fd, first ? NULL : &token, &token,
+						      c->released_keys + c->nreleased,
+						      c->released_vals + c->nreleased, &n, NULL);
+		if (err && errno != ENOENT) {
+			fr_log(0, "reading the released map: %s", strerror(errno));
+			return;
+		}
+		c->nreleased += n;
+		first = false;
+	} while (!err);
+}
+
+static void released_end(struct fr_consumer *c)
+{
+	for (uint32_t i = 0; i < c->nreleased; i++) {
+		struct release_ctx r = { c, c->released_keys[i], real_ns(c, c->released_vals[i]), 0 };
+
+		fr_flow_table_each_cookie(c->flows, r.cookie, release_one, &r);
+	}
+	c->nreleased = 0;
+}
+
 void fr_consumer_flush(struct fr_consumer *c)
 {
 	struct fr_op op = { .type = FR_OP_RUN_STATS };
@@ -630,6 +679,7 @@ void fr_consumer_flush(struct fr_consumer *c)
 
 	/* Events already queued first, so the sweep sees as few in-flight ends as possible. */
 	rings_consume(c);
+	released_take(c);
 	c->mono_to_real = mono_to_real_offset();
 	c->gen++;
 	do {
@@ -645,6 +695,7 @@ void fr_consumer_flush(struct fr_consumer *c)
 			sweep_entry(c, &c->sweep_keys[i], &c->sweep_vals[i]);
 		first = false;
 	} while (!err);
+	released_end(c);
 	fr_flow_table_each(c->flows, sweep_missing, c);
 
 	read_stats(c, op.stats);
