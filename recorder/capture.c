@@ -67,7 +67,6 @@ static void on_packet(struct fr_capture *cap, const void *data, __u32 size)
 		return;
 	if (uf) {
 		flow_id = uf->id;
-		uf->captured++;
 		n = snprintf(comment, sizeof(comment), "pid=%u tid=%u comm=%.16s flow=%lld",
 			     uf->owner.pid, uf->owner.tid, uf->owner.comm, (long long)flow_id);
 		p.pid = uf->owner.pid;
@@ -82,7 +81,7 @@ static void on_packet(struct fr_capture *cap, const void *data, __u32 size)
 	p.flags = h->direction == FR_DIR_OUT ? FR_EPB_OUTBOUND : FR_EPB_INBOUND;
 	p.comment = comment;
 	p.comment_len = n < (int)sizeof(comment) ? n : (int)sizeof(comment) - 1;
-	fr_pcap_store_append(cap->store, &p, flow_id);
+	fr_pcap_store_append(cap->store, &p, uf); /* counts uf->captured once it holds the packet */
 }
 
 static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *e)

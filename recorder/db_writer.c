@@ -168,6 +168,8 @@ static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
 		step(w, st);
 		st = w->st[ST_CHUNK_FLOW];
 		for (uint32_t i = 0; i < op->nchunk_flows; i++) {
+			if (!op->chunk_flows[i].packets) /* all its packets dropped at a full disk */
+				continue;
 			sqlite3_bind_int64(st, 1, op->chunk_flows[i].flow_id);
 			sqlite3_bind_int64(st, 2, op->chunk_id);
 			sqlite3_bind_int64(st, 3, op->chunk_flows[i].packets);

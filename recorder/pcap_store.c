@@ -82,6 +82,8 @@ struct fr_pcap_store {
 	uint8_t *buf;
 	size_t buf_len;
 	uint32_t buf_packets;
+	/* the flow of each buffered packet, to take it back from the counts if it is dropped */
+	struct buffered { struct fr_uflow *uf; int64_t flow_id; } *buf_flows;
 
 	/* closed segments still on disk, oldest first, for retention */
 	struct segment *old;
@@ -195,10 +197,23 @@ static void flow_counts_free(struct flow_counts *fc)
 	memset(fc, 0, sizeof(*fc));
 }
 
-/* Write the buffer out. On a full disk, capture pauses: the buffer's packets are dropped
- * (counted) and the file is cut back to its last whole block. */
+/* On a full disk the buffer's packets are dropped (counted in capture_disk) and taken back
+ * from their flows' packets_captured and the chunk's per-flow counts: both say what the
+ * files hold. A rare path: the chunk's list is searched. */
 static void buffer_drop(struct fr_pcap_store *s)
 {
+	for (uint32_t i = 0; i < s->buf_packets; i++) {
+		struct buffered *b = &s->buf_flows[i];
+
+		for (uint32_t k = 0; k < s->flows.n; k++) {
+			if (s->flows.flows[k].flow_id == b->flow_id && s->flows.flows[k].packets) {
+				s->flows.flows[k].packets--;
+				break;
+			}
+		}
+		if (b->uf && b->uf->id == b->flow_id && b->uf->captured) /* not reused meanwhile */
+			b->uf->captured--;
+	}
 	s->dropped += s->buf_packets;
 	s->chunk_packets -= s->buf_packets;
 	s->chunk_len -= s->buf_len;
@@ -206,17 +221,14 @@ static void buffer_drop(struct fr_pcap_store *s)
 	s->buf_packets = 0;
 }
 
-static int buffer_write(struct fr_pcap_store *s)
+/* Append len bytes to the segment file. A failed write (a full disk) pauses capture: one
+ * message, the file cut back to its last whole block, no other try for a second. */
+static int segment_write(struct fr_pcap_store *s, const uint8_t *data, size_t len)
 {
 	size_t done = 0;
 
-	/* Paused: try again once a second, not at every cycle. */
-	if (s->paused && fr_now_ns() < s->paused_until) {
-		buffer_drop(s);
-		return -1;
-	}
-	while (done < s->buf_len) {
-		ssize_t n = write(s->fd, s->buf + done, s->buf_len - done);
+	while (done < len) {
+		ssize_t n = write(s->fd, data + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -226,7 +238,6 @@ static int buffer_write(struct fr_pcap_store *s)
 				       s->cur.path, strerror(errno));
 			s->paused = true;
 			s->paused_until = fr_now_ns() + 1000000000LL;
-			buffer_drop(s);
 			if (ftruncate(s->fd, s->cur.bytes) == 0)
 				lseek(s->fd, s->cur.bytes, SEEK_SET);
 			return -1;
@@ -236,7 +247,21 @@ static int buffer_write(struct fr_pcap_store *s)
 	if (s->paused)
 		fr_log(0, "writing %s again: packet capture resumed", s->cur.path);
 	s->paused = false;
-	s->cur.bytes += s->buf_len;
+	s->cur.bytes += len;
+	return 0;
+}
+
+static bool paused_now(const struct fr_pcap_store *s)
+{
+	return s->paused && fr_now_ns() < s->paused_until;
+}
+
+static int buffer_write(struct fr_pcap_store *s)
+{
+	if (paused_now(s) || (s->buf_len && segment_write(s, s->buf, s->buf_len))) {
+		buffer_drop(s);
+		return -1;
+	}
 	s->buf_len = 0;
 	s->buf_packets = 0;
 	return 0;
@@ -289,11 +314,18 @@ static void segment_close(struct fr_pcap_store *s)
 	memset(&s->cur, 0, sizeof(s->cur));
 }
 
+/* A new segment file, its header written before anything else (directly: the buffer holds
+ * only the current chunk's packets, which a full disk may drop). Fails, creating nothing, on
+ * a full disk. */
 static int segment_open(struct fr_pcap_store *s)
 {
 	struct fr_op op = { .type = FR_OP_SEGMENT_INSERT };
+	uint8_t header[256];
+	size_t header_len;
 	char path[4200];
 
+	if (paused_now(s))
+		return -1;
 	memset(&s->cur, 0, sizeof(s->cur));
 	s->cur.id = s->next_segment_id++;
 	snprintf(s->cur.path, sizeof(s->cur.path), "pcap/%" PRId64 "-%u.pcapng", s->run_id, ++s->seq);
@@ -303,22 +335,29 @@ static int segment_open(struct fr_pcap_store *s)
 		fr_log(0, "cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
+	header_len = fr_pcapng_header(header, sizeof(header), s->snaplen, "flowrec " FR_VERSION);
+	if (!header_len || segment_write(s, header, header_len)) {
+		close(s->fd);
+		s->fd = -1;
+		unlink(path);
+		return -1;
+	}
 	s->cur_start_ns = fr_now_ns();
 	s->cur_packets = 0;
-	s->buf_len = fr_pcapng_header(s->buf, BUF_SIZE, s->snaplen, "flowrec " FR_VERSION);
+	s->buf_len = 0;
 	s->buf_packets = 0;
 	op.seg_id = s->cur.id;
 	op.start_ns = s->cur_start_ns;
 	memcpy(op.path, s->cur.path, sizeof(op.path));
 	fr_db_writer_push(s->w, &op);
-	buffer_write(s);
 	s->chunk_off = s->cur.bytes;
 	retention(s);
 	return 0;
 }
 
-int fr_pcap_store_append(struct fr_pcap_store *s, const struct fr_pcap_packet *p, int64_t flow_id)
+int fr_pcap_store_append(struct fr_pcap_store *s, const struct fr_pcap_packet *p, struct fr_uflow *uf)
 {
+	int64_t flow_id = uf ? uf->id : 0;
 	size_t need = fr_pcapng_epb_size(p->caplen, p->comment_len);
 	int64_t first, last, now = p->ts_ns;
 
@@ -351,6 +390,9 @@ int fr_pcap_store_append(struct fr_pcap_store *s, const struct fr_pcap_packet *p
 	s->chunk_last = last;
 	if (flow_counts_add(&s->flows, flow_id))
 		goto drop;
+	s->buf_flows[s->buf_packets - 1] = (struct buffered){ uf, flow_id };
+	if (uf)
+		uf->captured++; /* counted once it is in the buffer: a drop takes it back */
 	return 0;
 drop:
 	s->dropped++;
@@ -561,8 +603,9 @@ struct fr_pcap_store *fr_pcap_store_open(const char *data_dir, sqlite3 *db, int6
 	s->segment_ns = o->segment_ns;
 	s->max_disk = o->max_disk;
 	s->buf = malloc(BUF_SIZE);
+	s->buf_flows = calloc(BUF_SIZE / fr_pcapng_epb_size(0, 0) + 1, sizeof(*s->buf_flows));
 	snprintf(pdir, sizeof(pdir), "%s/pcap", data_dir);
-	if (!s->buf || (mkdir(pdir, 0700) && errno != EEXIST)) {
+	if (!s->buf || !s->buf_flows || (mkdir(pdir, 0700) && errno != EEXIST)) {
 		fr_log(0, "cannot create %s: %s", pdir, strerror(errno));
 		goto fail;
 	}
@@ -573,6 +616,7 @@ struct fr_pcap_store *fr_pcap_store_open(const char *data_dir, sqlite3 *db, int6
 	return s;
 fail:
 	free(s->buf);
+	free(s->buf_flows);
 	free(s->old);
 	free(s);
 	return NULL;
@@ -586,6 +630,7 @@ void fr_pcap_store_close(struct fr_pcap_store *s)
 	segment_close(s);
 	flow_counts_free(&s->flows);
 	free(s->buf);
+	free(s->buf_flows);
 	free(s->old);
 	free(s);
 }

@@ -187,3 +187,37 @@ check_range "full disk: dropped packets counted" 1 10000 "$(q "SELECT capture_di
 # One line when capture pauses; a retry (at most once a second) may resume and pause again.
 check_range "full disk: a clear message, not one per packet" 1 5 "$(grep -c 'packet capture paused, flows are still recorded' "$T/recorder.log")"
 check "full disk: what was written still parses" 0 "$(for f in "$DATA"/pcap/*.pcapng; do tshark -r "$f" > /dev/null 2>&1 || echo bad; done | wc -l)"
+FULLFLOW=$(q "SELECT id FROM flows WHERE rport=9304")
+check "full disk: packets_captured is what the files hold (the export of the flow)" \
+	"$(q "SELECT packets_captured FROM flows WHERE id=$FULLFLOW")" \
+	"$("$FLOWQ" --db "$DB" pcap -w - --format pcap --flow "$FULLFLOW" 2>/dev/null | tcpdump -nn -r - 2>/dev/null | wc -l)"
+check "full disk: the index's per-flow counts say the same" "$(q "SELECT packets_captured FROM flows WHERE id=$FULLFLOW")" \
+	"$(q "SELECT coalesce(sum(packets), 0) FROM pcap_chunk_flows WHERE flow_id=$FULLFLOW")"
+umount "$DATA/pcap"
+
+# The disk full from the start, freed a second later: the first segment cannot get its header
+# then, and must not be made without one (capture resumes in a readable segment).
+rm -rf "$DATA"; mkdir -p "$DATA/pcap"
+mount -t tmpfs -o size=200k flowrec-e2e-full "$DATA/pcap" && MOUNTS+=("$DATA/pcap")
+dd if=/dev/zero of="$DATA/pcap/filler" bs=4k 2> /dev/null
+start_recorder --snaplen 0
+bg_ns frP$$ python3 "$PEER" --ready "$T/sink5.ready" udp-sink 127.0.0.1 9305 1000000
+SINK5=$LAST_BG
+wait_file "$T/sink5.ready"
+bg_ns frP$$ python3 "$PEER" --comm late udp-numbered 127.0.0.1 9305 600 0.005 "$T/late.log"
+LATE=$LAST_BG
+sleep 1.2
+rm -f "$DATA/pcap/filler"
+wait "$LATE"
+kill "$SINK5"
+sleep 0.5
+stop_recorder
+LATEFLOW=$(q "SELECT id FROM flows WHERE rport=9305")
+check_range "disk full at the start: packets dropped, counted" 1 600 "$(q "SELECT capture_disk FROM runs")"
+check "disk full at the start: every segment file parses" "0" \
+	"$(for f in "$DATA"/pcap/*.pcapng; do tshark -r "$f" > /dev/null 2>&1 || echo bad; done | wc -l)"
+check "disk full at the start: captured once the disk had room, as many as counted" \
+	"$(q "SELECT packets_captured FROM flows WHERE id=$LATEFLOW")" \
+	"$("$FLOWQ" --db "$DB" pcap -w - --format pcap --flow "$LATEFLOW" 2>/dev/null | tcpdump -nn -r - 2>/dev/null | grep -c 'UDP, length 51')"
+check_range "disk full at the start: some packets captured after it" 1 599 "$(q "SELECT packets_captured FROM flows WHERE id=$LATEFLOW")"
+umount "$DATA/pcap"
