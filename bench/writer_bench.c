@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run_id = sqlite3_last_insert_rowid(db);
-	w = fr_db_writer_start(db, run_id, QUEUE_LEN);
+	w = fr_db_writer_start(db, run_id, "/nonexistent", QUEUE_LEN);
 	if (!w)
 		return 1;
 

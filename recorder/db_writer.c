@@ -6,12 +6,20 @@
  * prepared statements, so a burst of a hundred thousand flow rows costs one commit. When the
  * queue is full the producer waits (counted in queue_full): the backlog then shows up as
  * ring-buffer drops in the kernel, which are counted too, rather than as unbounded memory.
+ *
+ * It is also the thread that waits for the disk: it syncs and closes each finished pcap
+ * segment, and deletes the file of a segment retention dropped only after the deletion of
+ * its index rows has committed. A transaction that cannot begin or commit is said so, with
+ * the number of operations it loses, and rolled back; its files stay.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recorder.h"
 #include "dns.h"
@@ -80,6 +88,9 @@ struct fr_db_writer {
 	uint64_t pushed, committed; /* sequence numbers for fr_db_writer_sync */
 	uint64_t queue_full, rows;
 	bool stop;
+	char data_dir[4096];
+	char (*unlinks)[64]; /* segment files to delete when the transaction commits */
+	size_t nunlinks, capunlinks;
 };
 
 /* Text is bound SQLITE_STATIC: every buffer bound in apply() lives until its statement has
@@ -141,6 +152,11 @@ static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
 		step(w, st);
 		break;
 	case FR_OP_SEGMENT_UPDATE:
+		if (op->closes_fd) {
+			if (fsync(op->fd))
+				fr_log(0, "cannot sync pcap segment %" PRId64 ": %s", op->seg_id, strerror(errno));
+			close(op->fd);
+		}
 		st = w->st[ST_SEGMENT_UPDATE];
 		sqlite3_bind_int64(st, 1, op->seg_id);
 		sqlite3_bind_int64(st, 2, (int64_t)op->length);
@@ -155,6 +171,18 @@ static void apply_pcap(struct fr_db_writer *w, struct fr_op *op)
 				sqlite3_bind_int64(w->st[i], 2, op->end_ns);
 			step(w, w->st[i]);
 		}
+		if (w->nunlinks == w->capunlinks) {
+			size_t cap = w->capunlinks ? 2 * w->capunlinks : 16;
+			char (*n)[64] = realloc(w->unlinks, cap * sizeof(*n));
+
+			if (!n) {
+				fr_log(0, "out of memory: pcap segment %s stays on disk", op->path);
+				break;
+			}
+			w->unlinks = n;
+			w->capunlinks = cap;
+		}
+		memcpy(w->unlinks[w->nunlinks++], op->path, sizeof(op->path));
 		break;
 	case FR_OP_CHUNK:
 		st = w->st[ST_CHUNK];
@@ -434,6 +462,27 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	op_free(op); /* after the step: bound SQLITE_STATIC */
 }
 
+/* Commit; then delete the files of the segments whose index rows the transaction deleted. A
+ * failed commit is rolled back (SQLite may have done so already) and its files kept. */
+static void transaction_end(struct fr_db_writer *w, bool began, size_t ops)
+{
+	char path[4200];
+
+	if (began && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		fr_log(0, "database commit failed: %s; %zu operations lost", sqlite3_errmsg(w->db), ops);
+		if (!sqlite3_get_autocommit(w->db))
+			sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+		w->nunlinks = 0;
+		return;
+	}
+	for (size_t i = 0; i < w->nunlinks; i++) {
+		snprintf(path, sizeof(path), "%s/%s", w->data_dir, w->unlinks[i]);
+		if (unlink(path) && errno != ENOENT)
+			fr_log(0, "retention: cannot delete %s: %s", path, strerror(errno));
+	}
+	w->nunlinks = 0;
+}
+
 static void *writer_main(void *arg)
 {
 	struct fr_db_writer *w = arg;
@@ -447,13 +496,16 @@ static void *writer_main(void *arg)
 	for (;;) {
 		size_t in_tx = 0;
 		uint64_t seq = w->committed;
+		bool began;
 
 		while (!w->count && !w->stop)
 			pthread_cond_wait(&w->not_empty, &w->lock);
 		if (!w->count && w->stop)
 			break;
 		pthread_mutex_unlock(&w->lock);
-		sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
+		began = sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+		if (!began) /* each statement then commits by itself: slower, nothing lost */
+			fr_log(0, "database: cannot begin a transaction: %s", sqlite3_errmsg(w->db));
 		pthread_mutex_lock(&w->lock);
 		while (w->count && in_tx < MAX_OPS_PER_TX) {
 			size_t n = 0;
@@ -471,8 +523,7 @@ static void *writer_main(void *arg)
 			pthread_mutex_lock(&w->lock);
 		}
 		pthread_mutex_unlock(&w->lock);
-		if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-			fr_log(0, "database commit failed: %s", sqlite3_errmsg(w->db));
+		transaction_end(w, began, in_tx);
 		pthread_mutex_lock(&w->lock);
 		w->committed = seq + in_tx;
 		pthread_cond_broadcast(&w->done);
@@ -482,12 +533,13 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-struct fr_db_writer *fr_db_writer_start(sqlite3 *db, int64_t run_id, size_t queue_len)
+struct fr_db_writer *fr_db_writer_start(sqlite3 *db, int64_t run_id, const char *data_dir, size_t queue_len)
 {
 	struct fr_db_writer *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return NULL;
+	snprintf(w->data_dir, sizeof(w->data_dir), "%s", data_dir);
 	w->db = db;
 	w->run_id = run_id;
 	w->cap = queue_len;
@@ -584,5 +636,6 @@ void fr_db_writer_stop(struct fr_db_writer *w)
 	pthread_cond_destroy(&w->not_full);
 	pthread_cond_destroy(&w->done);
 	free(w->ring);
+	free(w->unlinks);
 	free(w);
 }

@@ -487,7 +487,7 @@ int main(int argc, char **argv)
 		if (!store)
 			goto cleanup;
 	}
-	writer = fr_db_writer_start(db, run_id, QUEUE_LEN);
+	writer = fr_db_writer_start(db, run_id, o.data_dir, QUEUE_LEN);
 	if (!writer)
 		goto cleanup;
 	consumer = fr_consumer_new(&bpf, writer, next_flow_id);

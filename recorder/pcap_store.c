@@ -116,24 +116,21 @@ static int old_push(struct fr_pcap_store *s, const struct segment *seg)
 	return 0;
 }
 
-/* Delete the oldest closed segments until they and a full current segment fit in max_disk. */
+/* Delete the oldest closed segments until they and a full current segment fit in max_disk.
+ * The writer deletes each file once its index rows' deletion has committed, so no export is
+ * pointed at a vanished file and a failed commit leaves the file with its index. */
 static void retention(struct fr_pcap_store *s)
 {
 	while (s->max_disk && s->nold && s->disk_bytes + s->segment_bytes > s->max_disk) {
 		struct segment seg = s->old[0];
 		struct fr_op op = { .type = FR_OP_SEGMENT_DELETE, .seg_id = seg.id, .end_ns = fr_now_ns() };
-		char path[4200];
 
 		memmove(s->old, s->old + 1, (s->nold - 1) * sizeof(*s->old));
 		s->nold--;
 		s->disk_bytes -= seg.bytes;
-		/* Index rows go first, committed, so no export is pointed at a vanished file. */
+		memcpy(op.path, seg.path, sizeof(op.path));
 		fr_db_writer_push(s->w, &op);
-		fr_db_writer_sync(s->w);
-		full_path(s, seg.path, path, sizeof(path));
-		if (unlink(path) && errno != ENOENT)
-			fr_log(0, "retention: cannot delete %s: %s", path, strerror(errno));
-		fr_debug("retention: deleted %s (%" PRIu64 " bytes)", seg.path, seg.bytes);
+		fr_debug("retention: deleting %s (%" PRIu64 " bytes)", seg.path, seg.bytes);
 	}
 }
 
@@ -293,23 +290,22 @@ static void chunk_close(struct fr_pcap_store *s)
 	s->chunk_packets = 0;
 }
 
-static void segment_update(struct fr_pcap_store *s, int64_t end_ns)
-{
-	struct fr_op op = { .type = FR_OP_SEGMENT_UPDATE, .seg_id = s->cur.id, .end_ns = end_ns,
-			    .length = s->cur.bytes, .packets = s->cur_packets };
-
-	fr_db_writer_push(s->w, &op);
-}
-
+/* The file goes to the writer, which syncs and closes it before it writes the segment's end:
+ * an fsync can take long, and the consumer must not wait for the disk. */
 static void segment_close(struct fr_pcap_store *s)
 {
+	struct fr_op op = { .type = FR_OP_SEGMENT_UPDATE, .closes_fd = true };
+
 	if (s->fd < 0)
 		return;
 	chunk_close(s);
-	fsync(s->fd);
-	close(s->fd);
+	op.fd = s->fd;
+	op.seg_id = s->cur.id;
+	op.end_ns = fr_now_ns();
+	op.length = s->cur.bytes;
+	op.packets = s->cur_packets;
+	fr_db_writer_push(s->w, &op);
 	s->fd = -1;
-	segment_update(s, fr_now_ns());
 	old_push(s, &s->cur);
 	memset(&s->cur, 0, sizeof(s->cur));
 }

@@ -163,6 +163,8 @@ struct fr_op {
 			char path[64];
 			struct fr_chunk_flow *chunk_flows; /* FR_OP_CHUNK: heap array the writer frees */
 			uint32_t nchunk_flows;
+			bool closes_fd; /* FR_OP_SEGMENT_UPDATE: fsync and close fd first */
+			int fd;
 		};
 		struct { /* FR_OP_DNS: start_ns = query time, last_ns = response time (0: none), id = owner */
 			char *qname, *answers;       /* heap strings or NULL */
@@ -175,7 +177,9 @@ struct fr_op {
 };
 
 struct fr_db_writer;
-struct fr_db_writer *fr_db_writer_start(sqlite3 *db, int64_t run_id, size_t queue_len);
+/* data_dir: where the pcap index's paths are; the writer deletes a segment's file once the
+ * deletion of its index rows has committed. */
+struct fr_db_writer *fr_db_writer_start(sqlite3 *db, int64_t run_id, const char *data_dir, size_t queue_len);
 void fr_db_writer_push(struct fr_db_writer *w, const struct fr_op *op);
 /* Wait until everything pushed so far is committed. */
 void fr_db_writer_sync(struct fr_db_writer *w);

@@ -161,6 +161,9 @@ sleep 1.2
 stop_recorder
 ONDISK=$(du -cb "$DATA"/pcap/*.pcapng | tail -1 | cut -f1)
 check_range "retention: segments on disk within --max-disk (1 MiB)" 1 1048576 "$ONDISK"
+check "retention: the files on disk are exactly the segments the index has not deleted" \
+	"$(q "SELECT path FROM pcap_segments WHERE deleted_ns IS NULL ORDER BY path")" \
+	"$(cd "$DATA" && ls pcap/*.pcapng | LC_ALL=C sort)"
 check "retention: deleted segments recorded, their chunks gone" "0" \
 	"$(q "SELECT count(*) FROM pcap_chunks c JOIN pcap_segments s ON s.id = c.segment_id WHERE s.deleted_ns IS NOT NULL")"
 check_range "retention: some segments were deleted" 1 1000 "$(q "SELECT count(*) FROM pcap_segments WHERE deleted_ns IS NOT NULL")"
