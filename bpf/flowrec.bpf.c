@@ -54,9 +54,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* ---- maps -------------------------------------------------------------------------------- */
 
+/* Not preallocated: a deleted element is freed after an RCU grace period, so a packet that
+ * looked its flow up just before the flow ended adds its counts to memory nothing reads any
+ * more. A preallocated element is reused at once, and those counts would land on another
+ * flow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FR_MAX_FLOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct fr_flow_key);
 	__type(value, struct fr_flow);
 } flows SEC(".maps");
