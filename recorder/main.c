@@ -305,12 +305,29 @@ static int resolve_cgroup(const char *want, char *out, size_t len)
 	return 0;
 }
 
+/* The data directory: made 0700, or an existing one that only its owner, this user, can
+ * write (anyone else could swap the database or a segment for a symlink). One readable by
+ * others is used, with a warning: the recording names every process and peer. */
 static int prepare_data_dir(const char *dir, char *db_path, size_t len)
 {
+	struct stat st;
+
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fr_log(0, "cannot create data directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		fr_log(0, "data directory %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		fr_log(0, "data directory %s can be written by others (owner uid %u, mode %04o): give it "
+		       "to this user with mode 0700", dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (st.st_mode & 044)
+		fr_info("data directory %s is readable by others (mode %04o): the recording names every "
+			"process and peer; chmod 0700 it to keep it private", dir, (unsigned)(st.st_mode & 07777));
 	if (access(dir, W_OK | X_OK)) {
 		fr_log(0, "data directory %s is not writable: %s", dir, strerror(errno));
 		return -1;
@@ -449,6 +466,13 @@ int main(int argc, char **argv)
 		return 2;
 	fr_verbose = o.quiet ? 0 : 1 + o.verbose;
 	o.cmdline = join_args(argc, argv);
+	/* Before anything is attached: a SIGINT or SIGTERM during the set-up makes a clean stop
+	 * once it is done (the loop below sees the flag at once), never a half-made run. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_sighup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
 	if (resolve_cgroup(o.cgroup, cgroup, sizeof(cgroup)))
 		goto cleanup;
@@ -506,11 +530,6 @@ int main(int argc, char **argv)
 	if (fr_bpf_attach_packets(&bpf))
 		goto cleanup;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_sighup;
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (o.ready_file && write_ready_file(o.ready_file))
 		goto cleanup;
 	fr_info("recording cgroup %s into %s (run %lld, %d sockets already open adopted)", cgroup,

@@ -126,12 +126,20 @@ check "a version 1 database is not changed by flowq" "$SUM1|1" \
 
 # --- recorder refusals ------------------------------------------------------------------------
 SUM=$(sha256sum "$T/newer.db" | cut -d' ' -f1)
-mkdir -p "$T/newer"; cp "$T/newer.db" "$T/newer/flowrec.db"
+mkdir -m 0700 "$T/newer"; cp "$T/newer.db" "$T/newer/flowrec.db"
 expect_error 1 "newer" "$FLOWREC" --data "$T/newer" --cgroup "$CG" --duration 1
 check "newer database left untouched by the recorder" "$SUM" "$(sha256sum "$T/newer/flowrec.db" | cut -d' ' -f1)"
 expect_error 1 "not a cgroup v2 directory" "$FLOWREC" --data "$T/d2" --cgroup /tmp
 expect_error 1 "cannot use cgroup" "$FLOWREC" --data "$T/d2" --cgroup "$CG/nonexistent"
 expect_error 1 "cannot create data directory" "$FLOWREC" --data /proc/flowrec-cannot --cgroup "$CG"
+mkdir -m 0777 "$T/open-dir"; chmod 0777 "$T/open-dir"
+expect_error 1 "data directory $T/open-dir can be written by others (owner uid 0, mode 0777)" \
+	"$FLOWREC" --data "$T/open-dir" --cgroup "$CG" --duration 1
+check "a data directory others may write is left empty" "" "$(ls "$T/open-dir")"
+mkdir -m 0755 "$T/readable-dir"
+"$FLOWREC" --data "$T/readable-dir" --cgroup "$CG" --duration 0.5 2> "$T/readable.err"
+check "a data directory others may read: recorded, with a warning" "0|1" \
+	"$?|$(grep -c "data directory $T/readable-dir is readable by others (mode 0755)" "$T/readable.err")"
 expect_error 2 "duration" "$FLOWREC" --duration -3
 expect_error 2 "unrecognized option" "$FLOWREC" --no-such-option
 # A symlink planted at the ready file's path is replaced, not followed.
