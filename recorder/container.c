@@ -137,37 +137,62 @@ struct cg_entry {
 	char *path; /* relative to the cgroup v2 root, starting with '/' */
 };
 
+/* An open-addressing hash of cgroup ids (id 0: a free slot; no cgroup has inode 0), kept at
+ * most half full: a new process's lookup and a new cgroup's insert are O(1). */
 struct fr_cgroup_paths {
 	char root[4096];
 	size_t rootlen;
 	struct cg_entry *e;
-	size_t n, cap;
-	bool sorted;
+	size_t n, cap; /* cap: a power of two */
 	int64_t last_walk_ns;
 };
+
+static size_t slot_of(const struct fr_cgroup_paths *p, uint64_t id)
+{
+	size_t i = (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 32) & (p->cap - 1);
+
+	while (p->e[i].id && p->e[i].id != id)
+		i = (i + 1) & (p->cap - 1);
+	return i;
+}
+
+static int grow(struct fr_cgroup_paths *p)
+{
+	size_t cap = p->cap ? p->cap * 2 : 256;
+	struct cg_entry *old = p->e, *e = calloc(cap, sizeof(*e));
+	size_t oldcap = p->cap;
+
+	if (!e)
+		return -1;
+	p->e = e;
+	p->cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].id)
+			p->e[slot_of(p, old[i].id)] = old[i];
+	free(old);
+	return 0;
+}
 
 static struct fr_cgroup_paths *walk_paths;
 
 static int add_entry(struct fr_cgroup_paths *p, uint64_t id, const char *rel)
 {
+	struct cg_entry *e;
 	char *s;
 
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 256;
-		struct cg_entry *e = realloc(p->e, cap * sizeof(*e));
-
-		if (!e)
-			return -1;
-		p->e = e;
-		p->cap = cap;
-	}
+	if (!id || ((p->n + 1) * 2 > p->cap && grow(p)))
+		return -1;
+	e = &p->e[slot_of(p, id)];
 	s = strdup(*rel ? rel : "/");
 	if (!s)
 		return -1;
-	p->e[p->n].id = id;
-	p->e[p->n].path = s;
-	p->n++;
-	p->sorted = false;
+	if (e->id) {
+		free(e->path); /* the same id walked again: the newer path */
+	} else {
+		e->id = id;
+		p->n++;
+	}
+	e->path = s;
 	return 0;
 }
 
@@ -181,16 +206,11 @@ static int walk_one(const char *path, const struct stat *st, int flag, struct FT
 
 static void clear_entries(struct fr_cgroup_paths *p)
 {
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->cap; i++) {
 		free(p->e[i].path);
+		p->e[i] = (struct cg_entry){ 0 };
+	}
 	p->n = 0;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct cg_entry *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static int64_t mono_ns(void)
@@ -212,14 +232,7 @@ static void walk(struct fr_cgroup_paths *p)
 
 static const char *find(struct fr_cgroup_paths *p, uint64_t id)
 {
-	struct cg_entry key = { .id = id }, *e;
-
-	if (!p->sorted) {
-		qsort(p->e, p->n, sizeof(*p->e), cmp_entry);
-		p->sorted = true;
-	}
-	e = p->n ? bsearch(&key, p->e, p->n, sizeof(*p->e), cmp_entry) : NULL;
-	return e ? e->path : NULL;
+	return p->cap && id ? p->e[slot_of(p, id)].path : NULL;
 }
 
 struct fr_cgroup_paths *fr_cgroup_paths_new(void)

@@ -93,6 +93,7 @@ struct fr_dns_tracker {
 	uint32_t npending;
 	struct name_slot *names;
 	struct stream streams[STREAMS_MAX];
+	unsigned nstreams; /* streams with a buffer: a TCP flow's end looks for its own only if any */
 	uint32_t stream_rr; /* next slot to evict when all are taken */
 	uint64_t malformed;
 	struct fr_dns_msg msg; /* scratch: large, so not on the stack */
@@ -379,11 +380,13 @@ static struct stream *stream_get(struct fr_dns_tracker *t, const struct fr_flow_
 		free_slot = &t->streams[t->stream_rr++ % STREAMS_MAX];
 		free(free_slot->buf);
 		free_slot->buf = NULL;
+		t->nstreams--;
 	}
 	s = free_slot;
 	s->buf = malloc(STREAM_BUF);
 	if (!s->buf)
 		return NULL;
+	t->nstreams++;
 	s->key = *k;
 	s->direction = dir;
 	s->broken = false;
@@ -446,12 +449,13 @@ void fr_dns_tracker_flow_ended(struct fr_dns_tracker *t, const struct fr_flow_ke
 {
 	if (!t || k->proto != 6)
 		return;
-	for (int i = 0; i < STREAMS_MAX; i++) {
+	for (int i = 0; i < STREAMS_MAX && t->nstreams; i++) {
 		struct stream *s = &t->streams[i];
 
 		if (s->buf && !memcmp(&s->key, k, sizeof(*k))) {
 			free(s->buf);
 			s->buf = NULL;
+			t->nstreams--;
 		}
 	}
 }
