@@ -11,8 +11,6 @@
  */
 #include <errno.h>
 #include <sys/epoll.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,19 +21,12 @@
 #include <bpf/libbpf.h>
 
 #include "recorder.h"
+#include "processes.h"
 #include "timefmt.h"
 #include "flowrec.skel.h"
 
 #define SWEEP_CHUNK 8192
-#define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
-#define EXEC_SLOTS 4096  /* exe and arguments taken at exec, by pid, until the process is seen */
 #define SOCK_FLOW_SLOTS 4096 /* socket cookie -> flow id, learnt from socket events */
-
-struct exec_slot {
-	uint32_t pid;
-	uint64_t proc_start_ns;
-	char *exe, *cmdline;
-};
 
 /* A socket's flow as a socket event found it by its full key. A later call on that socket
  * may not have the key any more: close() after a refused connect (the peer is cleared). */
@@ -65,13 +56,11 @@ struct fr_consumer {
 	struct fr_capture *cap;
 	struct fr_pcap_store *store;
 	struct fr_dns_tracker *dns;
-	struct fr_cgroup_paths *cgpaths; /* NULL: no container columns */
+	struct fr_processes *procs;
 	/* Flows whose end is written but which stay findable for one more cycle: a packet
 	 * captured just before the end may be read just after it. */
 	struct fr_uflow **ended;
 	size_t nended, capended;
-	uint64_t seen[SEEN_SLOTS];
-	struct exec_slot execs[EXEC_SLOTS];
 	struct sock_flow_slot sock_flows[SOCK_FLOW_SLOTS];
 	/* the released map, as the sweep took it (FR_MAX_RELEASED at most) */
 	uint64_t released_keys[FR_MAX_RELEASED], released_vals[FR_MAX_RELEASED];
@@ -90,121 +79,6 @@ static int64_t mono_to_real_offset(void)
 static int64_t real_ns(const struct fr_consumer *c, uint64_t mono)
 {
 	return mono ? (int64_t)mono + c->mono_to_real : 0;
-}
-
-/* Process start times name a process together with its pid (processes' primary key), so
- * they must come out the same every time: a fixed offset, and whole milliseconds so that
- * runs whose offsets differ by a few microseconds still agree. */
-static struct fr_identity identity_real(const struct fr_consumer *c, const struct fr_identity *id)
-{
-	struct fr_identity r = *id;
-
-	if (r.proc_start_ns)
-		r.proc_start_ns = ((int64_t)r.proc_start_ns + c->start_offset) / 1000000 * 1000000;
-	return r;
-}
-
-/* /proc/PID/cmdline with NULs turned into spaces; NULL if the process has gone. */
-static char *read_cmdline(uint32_t pid)
-{
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NULL;
-	while (n > 0 && buf[n - 1] == 0)
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (!buf[i])
-			buf[i] = ' ';
-	buf[n] = 0;
-	return strdup(buf);
-}
-
-static char *read_exe(uint32_t pid)
-{
-	char path[64], buf[PATH_MAX];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-	n = readlink(path, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return NULL;
-	buf[n] = 0;
-	return strdup(buf);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return *s ? strdup(s) : NULL;
-}
-
-/* processes.container, runtime and pod_uid, from the path of the process's cgroup. */
-static void fill_container(struct fr_consumer *c, const struct fr_identity *id, struct fr_op *op)
-{
-	const char *path = fr_cgroup_paths_lookup(c->cgpaths, id->cgroup_id, id->pid);
-	struct fr_container ct;
-
-	if (!path || !fr_container_parse(path, &ct))
-		return;
-	op->container = dup_or_null(ct.id);
-	op->runtime = dup_or_null(ct.runtime);
-	op->pod_uid = dup_or_null(ct.pod_uid);
-}
-
-static void exec_seen(struct fr_consumer *c, const struct fr_exec_event *e)
-{
-	struct exec_slot *s = &c->execs[e->pid % EXEC_SLOTS];
-	char args[FR_EXEC_ARGS_LEN + 1];
-	uint32_t n = e->args_len < FR_EXEC_ARGS_LEN ? e->args_len : FR_EXEC_ARGS_LEN;
-
-	while (n && !e->args[n - 1])
-		n--;
-	for (uint32_t i = 0; i < n; i++)
-		args[i] = e->args[i] ? e->args[i] : ' ';
-	args[n] = 0;
-	free(s->exe);
-	free(s->cmdline);
-	s->pid = e->pid;
-	s->proc_start_ns = e->proc_start_ns;
-	s->exe = strndup(e->exe, sizeof(e->exe));
-	s->cmdline = n ? strdup(args) : NULL;
-}
-
-/* Queue a processes row the first time a (pid, start) is seen. exe and cmdline come from
- * the exec hook when the process was started while recording (exact, and there even for a
- * process that lives a few milliseconds), else from /proc, while it most likely still runs. */
-static void process_seen(struct fr_consumer *c, const struct fr_identity *id)
-{
-	uint64_t tag = ((uint64_t)id->pid << 40) ^ id->proc_start_ns;
-	uint64_t *slot = &c->seen[(tag * 0x9E3779B97F4A7C15ULL) >> 48];
-	struct fr_op op = { .type = FR_OP_PROCESS };
-
-	if (!id->pid || *slot == tag)
-		return;
-	*slot = tag;
-	op.id = identity_real(c, id);
-	op.start_ns = (int64_t)op.id.proc_start_ns;
-	{
-		struct exec_slot *x = &c->execs[id->pid % EXEC_SLOTS];
-
-		if (x->pid == id->pid && x->proc_start_ns == id->proc_start_ns && x->exe) {
-			op.exe = strdup(x->exe);
-			op.cmdline = x->cmdline ? strdup(x->cmdline) : NULL;
-		} else {
-			op.exe = read_exe(id->pid);
-			op.cmdline = read_cmdline(id->pid);
-		}
-	}
-	fill_container(c, id, &op);
-	fr_db_writer_push(c->w, &op);
 }
 
 /* Bring the database up to date with a flow. A flow reaches the database at the first flush
@@ -226,7 +100,7 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 
 		op.type = FR_OP_FLOW_INSERT;
 		op.key = uf->key;
-		op.id = identity_real(c, &uf->owner);
+		op.id = fr_processes_real(c->procs, &uf->owner);
 		op.start_ns = real_ns(c, now->start_ns);
 		if (uf->key.family)
 			rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, uf->key.family,
@@ -261,7 +135,7 @@ static struct fr_uflow *flow_new(struct fr_consumer *c, const struct fr_flow_key
 		uf->parent_id = parent ? parent->id : 0;
 	}
 	uf->sweep_gen = c->gen;
-	process_seen(c, &f->id);
+	fr_processes_seen(c->procs, &f->id);
 	return uf;
 }
 
@@ -272,10 +146,10 @@ static void owner_changed(struct fr_consumer *c, struct fr_uflow *uf, const stru
 	if (!memcmp(&uf->owner, id, sizeof(*id)))
 		return;
 	uf->owner = *id;
-	process_seen(c, id);
+	fr_processes_seen(c->procs, id);
 	if (!uf->inserted)
 		return; /* the insert will carry it */
-	op.id = identity_real(c, id);
+	op.id = fr_processes_real(c->procs, id);
 	fr_db_writer_push(c->w, &op);
 }
 
@@ -393,9 +267,9 @@ static void sock_event_seen(struct fr_consumer *c, const struct fr_sock_event *e
 		op.flow_id = sock_event_flow(c, e);
 	}
 	op.sock = *e;
-	op.id = identity_real(c, &e->id);
+	op.id = fr_processes_real(c->procs, &e->id);
 	op.start_ns = real_ns(c, e->ts_ns);
-	process_seen(c, &e->id);
+	fr_processes_seen(c->procs, &e->id);
 	fr_db_writer_push(c->w, &op);
 }
 
@@ -415,7 +289,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	struct fr_uflow *uf;
 
 	if (len >= sizeof(struct fr_exec_event) && e->type == FR_EV_EXEC) {
-		exec_seen(c, data);
+		fr_processes_exec(c->procs, data);
 		return 0;
 	}
 	if (len >= sizeof(struct fr_sock_event) && e->type == FR_EV_SOCKET) {
@@ -474,7 +348,7 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 	c->flows_fd = bpf_map__fd(b->skel->maps.flows);
 	c->stats_fd = bpf_map__fd(b->skel->maps.stats);
 	c->released_fd = bpf_map__fd(b->skel->maps.released);
-	c->cgpaths = fr_cgroup_paths_new(); /* NULL only costs the container columns */
+	c->procs = fr_processes_new(w, c->start_offset);
 	c->ncpus = libbpf_num_possible_cpus();
 	c->stat_vals = calloc(c->ncpus > 0 ? c->ncpus : 1, sizeof(uint64_t));
 	c->flows = fr_flow_table_new(FR_MAX_FLOWS);
@@ -491,7 +365,7 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
 		close(c->epfd);
 		c->epfd = -1;
 	}
-	if (c->ncpus <= 0 || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals ||
+	if (c->ncpus <= 0 || !c->procs || !c->stat_vals || !c->flows || !c->sweep_keys || !c->sweep_vals ||
 	    !c->flow_rb || !c->sock_rb || c->epfd < 0) {
 		fr_log(0, "cannot set up the event consumer: %s", strerror(errno));
 		fr_consumer_free(c);
@@ -509,11 +383,7 @@ void fr_consumer_free(struct fr_consumer *c)
 	if (c->epfd >= 0)
 		close(c->epfd);
 	free(c->ended);
-	for (int i = 0; i < EXEC_SLOTS; i++) {
-		free(c->execs[i].exe);
-		free(c->execs[i].cmdline);
-	}
-	fr_cgroup_paths_free(c->cgpaths);
+	fr_processes_free(c->procs);
 	fr_flow_table_free(c->flows);
 	free(c->stat_vals);
 	free(c->sweep_keys);
