@@ -113,10 +113,10 @@ bench: deps all
 clean:
 	rm -rf $(BUILD) build-san
 
-# libFuzzer runs over lib/pcapng.c's readers and lib/dns.c's parser, each bounded by
-# FUZZ_SECONDS. Needs clang's libFuzzer runtime (Debian: libclang-rt-14-dev). The seeds are
-# copied to a scratch directory so that a run never adds to the committed corpus. Both
-# targets run even if the first finds a crash; a crash stops that target's run, leaves its
+# libFuzzer runs over lib/pcapng.c's readers and lib/dns.c's and lib/ippkt.c's parsers, each
+# bounded by FUZZ_SECONDS. Needs clang's libFuzzer runtime (Debian: libclang-rt-14-dev). The
+# seeds are copied to a scratch directory so that a run never adds to the committed corpus.
+# Every target runs even if one finds a crash; a crash stops that target's run, leaves its
 # input in $(BUILD)/fuzz/ (named after the target) and makes the target fail.
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
@@ -128,8 +128,9 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/pcapng.c tests/fuzz/fuzz_pcapng.c -o $(BUILD)/fuzz/fuzz_pcapng
 	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/dns.c tests/fuzz/fuzz_dns.c -o $(BUILD)/fuzz/fuzz_dns -lldns
+	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/ippkt.c tests/fuzz/fuzz_ippkt.c -o $(BUILD)/fuzz/fuzz_ippkt
 	@scratch=$$(mktemp -d /tmp/fuzz.XXXXXX) || exit 1; trap 'rm -rf "$$scratch"' EXIT; failed=; \
-	for t in pcapng dns; do \
+	for t in pcapng dns ippkt; do \
 	    mkdir "$$scratch/$$t" && cp tests/fuzz/corpus/$$t/* "$$scratch/$$t"/ || exit 1; \
 	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
 	    echo "fuzz_$$t: $(FUZZ_SECONDS)s"; \

@@ -27,6 +27,7 @@
  */
 #include "query.h"
 #include "pcapng.h"
+#include "ippkt.h"
 #include "outfile.h"
 #include "textsafe.h"
 
@@ -614,58 +615,6 @@ static int set_has_id(const struct flow_set *set, int64_t id)
 	return set->nids && bsearch(&id, set->ids, set->nids, sizeof(*set->ids), cmp_i64) != NULL;
 }
 
-/* Source and destination of a TCP packet that starts at its IP header; -1 if it is not TCP
- * or is cut before the ports. */
-static int tcp_endpoints(const uint8_t *d, uint32_t len, uint8_t *family, const uint8_t **src,
-			 const uint8_t **dst, uint16_t *sport, uint16_t *dport)
-{
-	uint32_t off;
-
-	if (len < 1)
-		return -1;
-	if (d[0] >> 4 == 4) {
-		if (len < 20 || d[9] != IPPROTO_TCP)
-			return -1;
-		/* Only a first fragment (offset 0) has the TCP header. */
-		if (((d[6] & 0x1f) << 8 | d[7]) != 0)
-			return -1;
-		off = (d[0] & 0x0f) * 4u;
-		if (off < 20)
-			return -1;
-		*family = 4;
-		*src = d + 12;
-		*dst = d + 16;
-	} else if (d[0] >> 4 == 6) {
-		uint8_t next;
-
-		if (len < 40)
-			return -1;
-		next = d[6];
-		off = 40;
-		/* Hop-by-hop, routing and destination options headers may come first. */
-		for (int i = 0; i < 8 && (next == 0 || next == 43 || next == 60); i++) {
-			if (len - off < 2)
-				return -1;
-			next = d[off];
-			off += (d[off + 1] + 1u) * 8;
-			if (off > len)
-				return -1;
-		}
-		if (next != IPPROTO_TCP)
-			return -1;
-		*family = 6;
-		*src = d + 8;
-		*dst = d + 24;
-	} else {
-		return -1;
-	}
-	if (off > len || len - off < 4)
-		return -1;
-	*sport = (uint16_t)(d[off] << 8 | d[off + 1]);
-	*dport = (uint16_t)(d[off + 2] << 8 | d[off + 3]);
-	return 0;
-}
-
 static int hs_match_one(const struct flow_set *set, const struct endpoints *key, int64_t ts)
 {
 	size_t lo = 0, hi = set->nhs;
@@ -693,31 +642,31 @@ static int hs_match_one(const struct flow_set *set, const struct endpoints *key,
 static int handshake_flow(const struct flow_set *set, const struct fr_pcap_packet *p)
 {
 	struct endpoints key;
-	const uint8_t *src, *dst;
-	uint16_t sport, dport;
+	struct fr_ippkt ip;
 	uint32_t dir;
 	size_t alen;
 
-	if (!set->nhs || tcp_endpoints(p->data, p->caplen, &key.family, &src, &dst, &sport, &dport))
+	if (!set->nhs || fr_ippkt_parse(p->data, p->caplen, p->origlen, &ip) || ip.proto != IPPROTO_TCP)
 		return 0;
+	key.family = (uint8_t)ip.family;
 	alen = key.family == 4 ? 4 : 16;
 	memset(key.laddr, 0, sizeof(key.laddr));
 	memset(key.raddr, 0, sizeof(key.raddr));
 	/* epb_flags bits 0-1: direction (0 unknown: try both ways). */
 	dir = p->flags & 3u;
 	if (dir != FR_EPB_OUTBOUND) {
-		memcpy(key.raddr, src, alen);
-		key.rport = sport;
-		memcpy(key.laddr, dst, alen);
-		key.lport = dport;
+		memcpy(key.raddr, ip.src, alen);
+		key.rport = ip.sport;
+		memcpy(key.laddr, ip.dst, alen);
+		key.lport = ip.dport;
 		if (hs_match_one(set, &key, p->ts_ns))
 			return 1;
 	}
 	if (dir != FR_EPB_INBOUND) {
-		memcpy(key.laddr, src, alen);
-		key.lport = sport;
-		memcpy(key.raddr, dst, alen);
-		key.rport = dport;
+		memcpy(key.laddr, ip.src, alen);
+		key.lport = ip.sport;
+		memcpy(key.raddr, ip.dst, alen);
+		key.rport = ip.dport;
 		if (hs_match_one(set, &key, p->ts_ns))
 			return 1;
 	}

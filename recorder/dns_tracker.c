@@ -29,6 +29,7 @@
 
 #include "recorder.h"
 #include "dns.h"
+#include "ippkt.h"
 
 #define PENDING_BUCKETS 4096
 #define PENDING_MAX 65536
@@ -99,80 +100,9 @@ struct fr_dns_tracker {
 	struct fr_dns_msg msg; /* scratch: large, so not on the stack */
 };
 
-/* Addresses and ports of a captured packet, and where its L4 payload is. */
-struct l4 {
-	int family;
-	uint8_t src[16], dst[16];
-	uint16_t sport, dport;
-	uint8_t proto;
-	uint32_t seq;
-	const uint8_t *payload;
-	uint32_t len;
-};
-
 static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static int l4_parse(const uint8_t *pkt, uint32_t caplen, uint32_t origlen, struct l4 *o)
-{
-	uint32_t ip_len, hl, total;
-
-	if (caplen < 1)
-		return -1;
-	memset(o, 0, sizeof(*o));
-	if ((pkt[0] >> 4) == 4) {
-		if (caplen < 20)
-			return -1;
-		hl = (pkt[0] & 0xf) * 4u;
-		total = be16(pkt + 2);
-		if (hl < 20 || be16(pkt + 6) & 0x3fff) /* fragments are not reassembled */
-			return -1;
-		o->family = 4;
-		o->proto = pkt[9];
-		memcpy(o->src, pkt + 12, 4);
-		memcpy(o->dst, pkt + 16, 4);
-	} else if ((pkt[0] >> 4) == 6) {
-		if (caplen < 40)
-			return -1;
-		hl = 40;
-		total = 40u + be16(pkt + 4);
-		o->family = 6;
-		o->proto = pkt[6];
-		memcpy(o->src, pkt + 8, 16);
-		memcpy(o->dst, pkt + 24, 16);
-	} else {
-		return -1;
-	}
-	/* A GSO packet's IP length field describes one segment; the capture has them all. */
-	ip_len = origlen > total ? origlen : total;
-	ip_len = ip_len < caplen ? ip_len : caplen;
-	if (ip_len < hl + 8)
-		return -1;
-	o->sport = be16(pkt + hl);
-	o->dport = be16(pkt + hl + 2);
-	if (o->proto == 17) {
-		uint32_t ulen = be16(pkt + hl + 4);
-
-		o->payload = pkt + hl + 8;
-		o->len = ulen >= 8 && hl + ulen <= ip_len ? ulen - 8 : ip_len - hl - 8;
-		return 0;
-	}
-	if (o->proto == 6) {
-		uint32_t doff;
-
-		if (ip_len < hl + 20)
-			return -1;
-		doff = (pkt[hl + 12] >> 4) * 4u;
-		if (doff < 20 || hl + doff > ip_len)
-			return -1;
-		o->seq = (uint32_t)be16(pkt + hl + 4) << 16 | be16(pkt + hl + 6);
-		o->payload = pkt + hl + doff;
-		o->len = ip_len - hl - doff;
-		return 0;
-	}
-	return -1;
 }
 
 static uint32_t pending_hash(const struct fr_flow_key *k, uint16_t qid, uint8_t role)
@@ -274,7 +204,7 @@ const char *fr_dns_tracker_rname(struct fr_dns_tracker *t, uint32_t netns, int f
 }
 
 static void handle_message(struct fr_dns_tracker *t, struct fr_uflow *uf, const struct fr_pkt_hdr *h,
-			   const struct l4 *l, const uint8_t *msg, uint32_t len, int64_t ts,
+			   const struct fr_ippkt *l, const uint8_t *msg, uint32_t len, int64_t ts,
 			   uint8_t transport)
 {
 	struct fr_dns_msg *m = &t->msg;
@@ -396,7 +326,7 @@ static struct stream *stream_get(struct fr_dns_tracker *t, const struct fr_flow_
 }
 
 static void tcp_segment(struct fr_dns_tracker *t, struct fr_uflow *uf, const struct fr_pkt_hdr *h,
-			const struct l4 *l, int64_t ts)
+			const struct fr_ippkt *l, int64_t ts)
 {
 	struct stream *s = stream_get(t, &h->key, h->direction, l->seq);
 	const uint8_t *data = l->payload;
@@ -435,9 +365,10 @@ static void tcp_segment(struct fr_dns_tracker *t, struct fr_uflow *uf, const str
 void fr_dns_tracker_packet(struct fr_dns_tracker *t, struct fr_uflow *uf, const struct fr_pkt_hdr *h,
 			   const uint8_t *pkt, int64_t ts)
 {
-	struct l4 l;
+	struct fr_ippkt l;
 
-	if (l4_parse(pkt, h->caplen, h->len, &l) || !l.len)
+	/* A fragmented message is not reassembled: its first fragment would parse as cut short. */
+	if (fr_ippkt_parse(pkt, h->caplen, h->len, &l) || l.more_fragments || !l.len)
 		return;
 	if (l.proto == 17)
 		handle_message(t, uf, h, &l, l.payload, l.len, ts, TRANSPORT_UDP);
