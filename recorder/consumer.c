@@ -405,10 +405,11 @@ int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struc
 	return 0;
 }
 
-/* One cycle: packets, then events, then the ends read before this cycle made final. An ended
- * flow stays findable for one whole cycle after the one that read its end: a packet captured
- * just before the end, or a socket call that returned just after it (a refused connect), may
- * be read that much later, and reading packets can itself bring in the end. */
+/* One cycle: events, then packets, then the ends read before this cycle made final. Events
+ * first, so that a packet's flow is known (a packet waits in capture.c for one more read of
+ * the rings when it is not). An ended flow stays findable for one whole cycle after the one
+ * that read its end: a packet captured just before the end, or a socket call that returned
+ * just after it (a refused connect), may be read that much later. */
 int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
 {
 	struct epoll_event ev[3];
@@ -420,9 +421,14 @@ int fr_consumer_poll(struct fr_consumer *c, int timeout_ms)
 		fr_log(0, "waiting for events: %s", strerror(errno));
 		return -1;
 	}
-	if (c->cap)
-		fr_capture_consume(c->cap);
 	n = rings_consume(c);
+	if (c->cap) {
+		fr_capture_consume(c->cap);
+		if (fr_capture_waiting(c->cap)) {
+			ring_buffer__consume(c->flow_rb);
+			fr_capture_resolve(c->cap);
+		}
+	}
 	finish_ended(c, ended_before);
 	if (n < 0 && n != -EINTR) {
 		fr_log(0, "reading the event ring buffer: %s", strerror(-n));
@@ -436,10 +442,6 @@ struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_
 	struct fr_uflow *uf = fr_flow_table_find(c->flows, k);
 	struct fr_flow v;
 
-	if (uf)
-		return uf;
-	ring_buffer__consume(c->flow_rb); /* its open event may be waiting */
-	uf = fr_flow_table_find(c->flows, k);
 	if (uf)
 		return uf;
 	if (bpf_map_lookup_elem(c->flows_fd, k, &v))
