@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "recorder.h"
+#include "db_writer.h"
 #include "db.h"
 
 #define QUEUE_LEN 65536 /* as recorder/main.c */

@@ -22,6 +22,8 @@
 #include <bpf/libbpf.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "bpf_attach.h"
 #include "flowrec.skel.h"
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)

@@ -23,6 +23,13 @@
 #include <bpf/libbpf.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "bpf_attach.h"
+#include "pcap_store.h"
+#include "dns_tracker.h"
+#include "capture.h"
+#include "flow_table.h"
+#include "consumer.h"
 #include "pcapng.h"
 #include "flowrec.skel.h"
 

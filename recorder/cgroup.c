@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "recorder.h"
+#include "cgroup.h"
 
 int fr_cgroup2_root(char *buf, size_t len)
 {

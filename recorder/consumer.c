@@ -21,6 +21,14 @@
 #include <bpf/libbpf.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "bpf_attach.h"
+#include "db_writer.h"
+#include "pcap_store.h"
+#include "dns_tracker.h"
+#include "capture.h"
+#include "flow_table.h"
+#include "consumer.h"
 #include "processes.h"
 #include "timefmt.h"
 #include "flowrec.skel.h"

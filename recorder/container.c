@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "recorder.h"
+#include "cgroup.h"
+#include "container.h"
 
 static bool is_hex(const char *s, size_t n)
 {

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "db_writer.h"
 #include "dns.h"
 #include "sockev.h"
 

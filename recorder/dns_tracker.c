@@ -28,6 +28,9 @@
 #include <string.h>
 
 #include "recorder.h"
+#include "db_writer.h"
+#include "dns_tracker.h"
+#include "flow_table.h"
 #include "dns.h"
 #include "ippkt.h"
 

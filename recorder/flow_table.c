@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "recorder.h"
+#include "flow_table.h"
 
 struct fr_flow_table {
 	struct fr_uflow *entries;

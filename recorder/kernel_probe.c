@@ -29,6 +29,7 @@
 #include "flowrec.h"
 #include "kernel_probe.h"
 #include "recorder.h"
+#include "log.h"
 
 /* The first mainline version with each capability; --kernel-compat VERSION masks those
  * newer than VERSION. The syscall tracepoints are a build option, not a version. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "recorder.h"
+#include "log.h"
 
 int fr_verbose = 1;
 

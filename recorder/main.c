@@ -22,6 +22,15 @@
 #include <linux/magic.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "cgroup.h"
+#include "bpf_attach.h"
+#include "presock.h"
+#include "db_writer.h"
+#include "pcap_store.h"
+#include "dns_tracker.h"
+#include "capture.h"
+#include "consumer.h"
 #include "outfile.h"
 #include "db.h"
 #include "lockfile.h"

@@ -32,6 +32,10 @@
 #include <unistd.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "db_writer.h"
+#include "pcap_store.h"
+#include "flow_table.h"
 #include "pcapng.h"
 #include "timefmt.h"
 

@@ -24,6 +24,10 @@
 #include <bpf/libbpf.h>
 
 #include "recorder.h"
+#include "log.h"
+#include "cgroup.h"
+#include "bpf_attach.h"
+#include "presock.h"
 #include "flowrec.skel.h"
 #include "iter_sockets.skel.h"
 

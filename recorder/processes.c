@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "processes.h"
+#include "container.h"
 
 #define SEEN_SLOTS 65536 /* processes remembered as already written; a miss only re-inserts */
 #define EXEC_SLOTS 4096  /* exe and arguments taken at exec, by pid, until the process is seen */

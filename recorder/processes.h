@@ -11,6 +11,7 @@
 #define FR_PROCESSES_H
 
 #include "recorder.h"
+#include "db_writer.h"
 
 struct fr_processes;
 

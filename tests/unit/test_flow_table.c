@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../recorder/recorder.h"
+#include "../../recorder/flow_table.h"
 
 static struct fr_flow_key key(uint64_t cookie, uint32_t raddr, uint16_t rport)
 {
