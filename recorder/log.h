@@ -4,8 +4,6 @@
 #ifndef FR_LOG_H
 #define FR_LOG_H
 
-#include <stdarg.h>
-
 extern int fr_verbose;
 void fr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define fr_info(...) fr_log(1, __VA_ARGS__) /* a notice: shown unless -q */
