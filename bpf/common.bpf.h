@@ -175,4 +175,22 @@ static __always_inline struct fr_sock_event *sock_event_reserve(void)
 	return e;
 }
 
+/* The network namespace of a TCP socket a packet or sockops program sees: a listener, a
+ * request socket (a handshake in progress) or an accepted one. 0 without have_sk_netns. */
+static __always_inline __u32 tcp_sock_netns(struct bpf_sock *sk)
+{
+	struct tcp_request_sock *rq;
+	struct tcp_sock *tp;
+
+	if (!have_sk_netns || !sk)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp)
+		return BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, ns.inum);
+	rq = bpf_skc_to_tcp_request_sock(sk);
+	if (rq)
+		return BPF_CORE_READ(rq, req.req.__req_common.skc_net.net, ns.inum);
+	return 0;
+}
+
 #endif /* FR_COMMON_BPF_H */

@@ -164,6 +164,9 @@ const volatile __u8 ident_addr = FR_IDENT_BTF;   /* cgroup/connect, sendmsg */
 const volatile __u8 ident_trace = FR_IDENT_PROBE; /* tracepoints */
 /* bpf_skc_to_mptcp_sock and atomic fetch operations: MPTCP connections as flows. */
 const volatile bool have_mptcp = true;
+/* bpf_skc_to_tcp_sock and _tcp_request_sock in cgroup_skb and sockops: a handshake's
+ * network namespace, in its pending key. */
+const volatile bool have_sk_netns = true;
 
 #include "common.bpf.h"
 #include "mptcp.bpf.h"

@@ -110,6 +110,7 @@ static __always_inline void pending_count(struct __sk_buff *skb, struct bpf_sock
 	struct fr_pending *pe;
 
 	pk.family = p->family;
+	pk.netns = tcp_sock_netns(sk);
 	__builtin_memcpy(pk.laddr, egress ? p->saddr : p->daddr, 16);
 	__builtin_memcpy(pk.raddr, egress ? p->daddr : p->saddr, 16);
 	pk.lport = egress ? p->sport : p->dport;

@@ -32,6 +32,8 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	struct fr_flow f = {};
 
 	pk.family = key->family;
+	sk = skops->sk; /* loaded once: the NULL check must be on what the helper gets */
+	pk.netns = tcp_sock_netns(sk);
 	pk.lport = skops->local_port;
 	pk.rport = key->rport;
 	__builtin_memcpy(pk.raddr, key->raddr, 16);
@@ -50,11 +52,8 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 	f.family = key->family;
 	f.direction = FR_DIR_IN;
 	f.flags = FR_FLOW_STATE_CB;
-	if (have_mptcp) {
-		sk = skops->sk; /* loaded once: the NULL check must be on what the helper gets */
-		if (sk)
-			f.parent_cookie = mptcp_parent_cookie(sk);
-	}
+	if (have_mptcp && sk)
+		f.parent_cookie = mptcp_parent_cookie(sk);
 
 	pe = bpf_map_lookup_elem(&pending, &pk);
 	if (pe) {

@@ -130,6 +130,7 @@ struct fr_pending_key {
 	__u16 lport;
 	__u16 rport;
 	__u32 family;
+	__u32 netns; /* the same 4-tuple may be in a handshake in two namespaces at once */
 };
 
 struct fr_pending {

@@ -95,6 +95,7 @@ int fr_bpf_load(struct fr_bpf *b, const struct fr_options *o)
 	b->skel->rodata->ident_addr = k->ident_addr;
 	b->skel->rodata->ident_trace = k->ident_trace;
 	b->skel->rodata->have_mptcp = k->mptcp;
+	b->skel->rodata->have_sk_netns = k->sk_netns;
 	/* Socket events take one pair of socket-call hooks: the per-syscall tracepoints, or the
 	 * raw ones where the kernel has no others. Without them no syscall hook at all: any one
 	 * puts every system call of the host on the kernel's tracing slow path. */

@@ -192,6 +192,9 @@ int fr_kernel_probe(struct fr_kernel *k, uint32_t mask)
 	 * count an MPTCP connection's subflows down: one probe answers for both. */
 	k->mptcp = !(mask & FR_KF_MPTCP) && helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skc_to_mptcp_sock) &&
 		   helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_mptcp_sock);
+	k->sk_netns = helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skc_to_tcp_sock) &&
+		      helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skc_to_tcp_request_sock) &&
+		      helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock);
 	{
 		static const char *const name[] = { "sys_enter_socket" };
 		long id;
@@ -294,7 +297,7 @@ void fr_kernel_features(const struct fr_kernel *k, bool socket_events, char *buf
 {
 	snprintf(buf, len,
 		 "identity-sock=%s identity-connect=%s identity-syscalls=%s socket-calls=%s "
-		 "mptcp=%s preexisting=%s%s",
+		 "mptcp=%s preexisting=%s%s%s",
 		 ident_name(k->ident_sock), ident_name(k->ident_addr), ident_name(k->ident_trace),
 		 !socket_events		     ? "off"
 		 : k->syscall_tracepoints ? "syscall-tracepoints"
@@ -303,7 +306,7 @@ void fr_kernel_features(const struct fr_kernel *k, bool socket_events, char *buf
 		 !k->sock_from_file    ? "inode+so-cookie"
 		 : !k->sock_ptr_cookie ? "so-cookie"
 				       : "full",
-		 k->masked ? " kernel-compat" : "");
+		 k->sk_netns ? "" : " handshakes=4-tuple!", k->masked ? " kernel-compat" : "");
 }
 
 void fr_kernel_report(const struct fr_kernel *k, bool socket_events)
@@ -312,6 +315,11 @@ void fr_kernel_report(const struct fr_kernel *k, bool socket_events)
 		fr_info("no syscalls tracepoints here (a kernel without CONFIG_FTRACE_SYSCALLS, or "
 			"tracefs neither readable nor mountable): socket calls are taken from "
 			"raw_tp/sys_enter and sys_exit, which run for every system call of the host");
+	if (!k->sk_netns)
+		fr_info("this kernel lacks bpf_skc_to_tcp_sock or bpf_skc_to_tcp_request_sock in "
+			"cgroup_skb or sockops programs: server handshakes are told apart by their "
+			"addresses and ports only, so two at once with the same ones in two network "
+			"namespaces share their counts");
 	if (!k->mptcp)
 		fr_info("this kernel lacks bpf_skc_to_mptcp_sock (Linux 5.19): MPTCP subflows are "
 			"recorded as plain TCP flows, and only the first subflow of a connection this "

@@ -16,6 +16,7 @@ struct fr_kernel {
 	uint8_t ident_addr;  /* cgroup/connect4|6, sendmsg4|6 */
 	uint8_t ident_trace; /* tracepoints */
 	bool mptcp;          /* bpf_skc_to_mptcp_sock (and atomic fetch): MPTCP connections */
+	bool sk_netns;       /* bpf_skc_to_tcp_sock/_request_sock: handshakes keyed by netns too */
 	bool syscall_tracepoints; /* syscalls/sys_enter_* (else raw_tp/sys_enter, sys_exit) */
 	bool sock_from_file; /* the start-up iterator: bpf_sock_from_file */
 	bool sock_ptr_cookie; /* ... and bpf_get_socket_cookie on a BTF socket */

@@ -92,3 +92,39 @@ done
 check "refused connect: one out flow, SYN out and RST in, ended" "out|1|1|1" \
 	"$(q "SELECT direction, packets_out, packets_in, end_ns IS NOT NULL FROM flows WHERE rport=7009")"
 check "no losses" "0|0|0|0" "$(q "SELECT lost_events, ringbuf_full, flows_full, owners_full FROM runs")"
+
+# --- one 4-tuple in two namespaces' handshakes at once ---------------------------------------
+# In frC the server never sees the client's last ACK (dropped), so its handshake stays
+# pending; a second later the same 4-tuple connects in frD. frD's accepted flow must carry
+# frD's handshake only: it starts at frD's SYN, not at frC's a second before.
+new_ns frC$$
+new_ns frD$$
+ip netns exec frC$$ nft -f - <<'NFT' || fail "cannot set up nftables in frC"
+table inet hold {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		tcp dport 7400 tcp flags & (syn | ack) == ack drop
+	}
+}
+NFT
+cat > "$T/same4.py" <<'PY'
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 7400)); srv.listen(8)
+c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+c.bind(("127.0.0.1", 45123)); c.connect(("127.0.0.1", 7400))
+if sys.argv[1] == "accept":
+    a, _ = srv.accept(); a.close()
+    c.close()
+else:
+    time.sleep(float(sys.argv[2]))
+PY
+start_recorder
+bg_ns frC$$ python3 "$T/same4.py" hold 4
+sleep 1
+in_ns frD$$ python3 "$T/same4.py" accept
+sleep 0.5
+stop_recorder
+NSD=$(netns_inode frD$$)
+check "same 4-tuple in two namespaces: frD's accepted flow starts at frD's own SYN, after its client's connect" "1|1" \
+	"$(q "SELECT count(*), min(s.start_ns >= c.start_ns) FROM flows s, flows c WHERE s.direction = 'in' AND s.lport = 7400 AND s.netns = $NSD AND c.direction = 'out' AND c.rport = 7400 AND c.netns = $NSD")"
