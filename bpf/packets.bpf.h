@@ -213,7 +213,7 @@ static __always_inline bool is_dns(const struct packet *p)
 
 /* One sample per packet serves both the pcap store and the DNS parser. */
 static __always_inline void capture(struct __sk_buff *skb, const struct fr_flow_key *key,
-				    const struct packet *p, bool egress, __u64 now)
+				    const struct packet *p, bool egress, __u64 now, __u32 netns)
 {
 	struct fr_pkt_hdr hdr = {};
 	__u64 caplen = skb->len;
@@ -233,6 +233,7 @@ static __always_inline void capture(struct __sk_buff *skb, const struct fr_flow_
 	hdr.len = skb->len;
 	hdr.caplen = caplen;
 	hdr.direction = egress ? FR_DIR_OUT : FR_DIR_IN;
+	hdr.netns = netns;
 	if (bpf_perf_event_output(skb, &packets, BPF_F_CURRENT_CPU | (caplen << 32), &hdr, sizeof(hdr)))
 		stat_inc(FR_STAT_CAPTURE_FULL);
 }
@@ -257,8 +258,8 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	if (p.proto == FR_IPPROTO_TCP &&
 	    (sk->state == FR_TCP_LISTEN || sk->state == FR_TCP_NEW_SYN_RECV)) {
 		pending_count(skb, sk, &p, egress, nbytes, segs, now);
-		if (capture_enabled) /* no flow yet: user space finds it by 4-tuple */
-			capture(skb, &key, &p, egress, now);
+		if (capture_enabled) /* no flow yet: the export finds it by 4-tuple and netns */
+			capture(skb, &key, &p, egress, now, tcp_sock_netns(sk));
 		return ALLOW;
 	}
 	key.cookie = bpf_get_socket_cookie(skb);
@@ -302,7 +303,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 	f->last_ns = now;
 	if (f->parent_cookie) /* an MPTCP subflow: its connection carries the same bytes */
 		mptcp_count(f, egress, nbytes, segs, now);
-	capture(skb, &key, &p, egress, now);
+	capture(skb, &key, &p, egress, now, 0);
 	return ALLOW;
 }
 

@@ -240,7 +240,8 @@ struct fr_pkt_hdr {
 	__u32 caplen;
 	__u8 direction;         /* FR_DIR_OUT or FR_DIR_IN */
 	__u8 flags;             /* FR_PKT_* */
-	__u8 _pad[6];
+	__u8 _pad[2];
+	__u32 netns;            /* cookie 0: the handshake's network namespace (0: unknown) */
 };
 
 #define FR_PKT_STORE 1 /* capture is on: store the first snaplen bytes */

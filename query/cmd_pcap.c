@@ -144,7 +144,8 @@ static const char pcap_doc[] =
 	"given, a flow must match all of them (the --flow ids that also match --pid, --comm and "
 	"--netns). Only the packets of the chosen flows are exported, including the TCP handshake "
 	"packets seen on a listening socket before the accepted connection's flow existed (their "
-	"comment says flow=0): those are matched to a flow by addresses and ports, within 5 s "
+	"comment says flow=0, after netns=N where the kernel told the handshake's namespace): "
+	"those are matched to a flow by addresses, ports and namespace, within 5 s "
 	"before to 1 s after the flow's start. Without any of these options every packet in the "
 	"time window is exported, flow=0 ones included. A --flow id not (yet) in the flows table "
 	"still selects the packets tagged with it, unless --pid, --comm or --netns is also given.\n"
@@ -156,7 +157,7 @@ static const char pcap_doc[] =
 	"\n"
 	"Output: FILE.pcap is classic pcap (nanosecond timestamps, LINKTYPE_RAW, snaplen 262144; "
 	"no comments). FILE.pcapng is pcapng keeping each packet's comment "
-	"(\"pid=P tid=T comm=C flow=ID\", or \"flow=0\"), direction flags (1 inbound, 2 outbound) "
+	"(\"pid=P tid=T comm=C flow=ID\", or \"netns=N flow=0\"), direction flags (1 inbound, 2 outbound) "
 	"and process/thread ids. Another name needs --format pcap|pcapng. The file is first "
 	"written to a temporary beside it (mode 0600) and renamed to FILE when complete, so a "
 	"failed export leaves no partial FILE; a FILE that exists and is not a regular file "
@@ -363,6 +364,7 @@ struct hs_flow {
 	struct endpoints ep;
 	int64_t start_ns;
 	int64_t id;
+	uint32_t netns;
 };
 
 struct flow_set {
@@ -441,7 +443,7 @@ static int set_add_id(struct flow_set *set, int64_t id)
 	return 0;
 }
 
-/* Columns: id, start_ns, proto, laddr, lport, raddr, rport. */
+/* Columns: id, start_ns, proto, laddr, lport, raddr, rport, netns. */
 static int set_add_row(struct flow_set *set, sqlite3_stmt *st)
 {
 	struct hs_flow f = { .id = sqlite3_column_int64(st, 0), .start_ns = sqlite3_column_int64(st, 1) };
@@ -458,6 +460,7 @@ static int set_add_row(struct flow_set *set, sqlite3_stmt *st)
 		return 0;
 	f.ep.lport = (uint16_t)sqlite3_column_int(st, 4);
 	f.ep.rport = (uint16_t)sqlite3_column_int(st, 6);
+	f.netns = (uint32_t)sqlite3_column_int64(st, 7);
 	if (set->nhs == set->caphs) {
 		size_t cap = set->caphs ? set->caphs * 2 : 64;
 		struct hs_flow *n = realloc(set->hs, cap * sizeof(*n));
@@ -509,7 +512,7 @@ static const struct flowq_filter flow_filters[FLOW_FILTER_COUNT] = {
 };
 
 static const struct flowq_filter_query flow_query = {
-	.select = "SELECT id, start_ns, proto, laddr, lport, raddr, rport FROM flows",
+	.select = "SELECT id, start_ns, proto, laddr, lport, raddr, rport, netns FROM flows",
 	.filters = flow_filters,
 	.count = FLOW_FILTER_COUNT,
 	.order = "",
@@ -615,7 +618,10 @@ static int set_has_id(const struct flow_set *set, int64_t id)
 	return set->nids && bsearch(&id, set->ids, set->nids, sizeof(*set->ids), cmp_i64) != NULL;
 }
 
-static int hs_match_one(const struct flow_set *set, const struct endpoints *key, int64_t ts)
+/* netns: the packet's network namespace from its comment, 0 when the recorder did not know
+ * it (then the addresses, ports and time alone decide). */
+static int hs_match_one(const struct flow_set *set, const struct endpoints *key, int64_t ts,
+			uint32_t netns)
 {
 	size_t lo = 0, hi = set->nhs;
 
@@ -631,6 +637,8 @@ static int hs_match_one(const struct flow_set *set, const struct endpoints *key,
 	for (; lo < set->nhs && cmp_endpoints(&set->hs[lo].ep, key) == 0; lo++) {
 		int64_t start = set->hs[lo].start_ns;
 
+		if (netns && set->hs[lo].netns && netns != set->hs[lo].netns)
+			continue;
 		if (ts >= sat_add(start, -HANDSHAKE_BEFORE_NS) && ts <= sat_add(start, HANDSHAKE_AFTER_NS))
 			return 1;
 	}
@@ -643,11 +651,15 @@ static int handshake_flow(const struct flow_set *set, const struct fr_pcap_packe
 {
 	struct endpoints key;
 	struct fr_ippkt ip;
-	uint32_t dir;
+	uint32_t dir, netns = 0;
 	size_t alen;
 
 	if (!set->nhs || fr_ippkt_parse(p->data, p->caplen, p->origlen, &ip) || ip.proto != IPPROTO_TCP)
 		return 0;
+	/* "netns=N flow=0": the recorder writes it, first, for a handshake packet it knew it of */
+	if (p->comment && p->comment_len > 6 && !memcmp(p->comment, "netns=", 6))
+		for (size_t i = 6; i < p->comment_len && p->comment[i] >= '0' && p->comment[i] <= '9'; i++)
+			netns = netns * 10 + (uint32_t)(p->comment[i] - '0'); /* wraps: no match then */
 	key.family = (uint8_t)ip.family;
 	alen = key.family == 4 ? 4 : 16;
 	memset(key.laddr, 0, sizeof(key.laddr));
@@ -659,7 +671,7 @@ static int handshake_flow(const struct flow_set *set, const struct fr_pcap_packe
 		key.rport = ip.sport;
 		memcpy(key.laddr, ip.dst, alen);
 		key.lport = ip.dport;
-		if (hs_match_one(set, &key, p->ts_ns))
+		if (hs_match_one(set, &key, p->ts_ns, netns))
 			return 1;
 	}
 	if (dir != FR_EPB_INBOUND) {
@@ -667,7 +679,7 @@ static int handshake_flow(const struct flow_set *set, const struct fr_pcap_packe
 		key.lport = ip.sport;
 		memcpy(key.raddr, ip.dst, alen);
 		key.rport = ip.dport;
-		if (hs_match_one(set, &key, p->ts_ns))
+		if (hs_match_one(set, &key, p->ts_ns, netns))
 			return 1;
 	}
 	return 0;

@@ -82,6 +82,8 @@ static void packet_take(struct fr_capture *cap, const struct fr_pkt_hdr *h, cons
 			     uf->owner.pid, uf->owner.tid, uf->owner.comm, (long long)uf->id);
 		p.pid = uf->owner.pid;
 		p.tid = uf->owner.tid;
+	} else if (h->netns) { /* a handshake packet: flow last, as in every comment */
+		n = snprintf(comment, sizeof(comment), "netns=%u flow=0", h->netns);
 	} else {
 		n = snprintf(comment, sizeof(comment), "flow=0");
 	}

@@ -128,3 +128,7 @@ stop_recorder
 NSD=$(netns_inode frD$$)
 check "same 4-tuple in two namespaces: frD's accepted flow starts at frD's own SYN, after its client's connect" "1|1" \
 	"$(q "SELECT count(*), min(s.start_ns >= c.start_ns) FROM flows s, flows c WHERE s.direction = 'in' AND s.lport = 7400 AND s.netns = $NSD AND c.direction = 'out' AND c.rport = 7400 AND c.netns = $NSD")"
+DFLOW=$(q "SELECT id FROM flows WHERE direction = 'in' AND lport = 7400 AND netns = $NSD")
+"$FLOWQ" --db "$DB" pcap -w "$T/same4.pcap" --format pcap --flow "$DFLOW" 2> /dev/null
+check "same 4-tuple in two namespaces: the export of frD's accepted flow has frD's SYN only, not frC's" 1 \
+	"$(tcpdump -nn -r "$T/same4.pcap" 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0' 2>/dev/null | wc -l)"
