@@ -24,6 +24,11 @@
 #define FR_EPB_INBOUND 1u
 #define FR_EPB_OUTBOUND 2u
 
+/* The pcap index (pcap_chunks): a chunk's first and last packets are never further apart
+ * than this, so the recorder closes a chunk before, and an export finds every chunk of a
+ * window through the index on first_ns alone. */
+#define FR_CHUNK_MAX_SPAN_NS 2000000000LL
+
 struct fr_pcap_packet {
 	int64_t ts_ns;      /* UTC ns since the epoch */
 	uint32_t caplen;    /* bytes in data */

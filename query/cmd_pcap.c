@@ -11,7 +11,7 @@
  *    listening socket before their flow existed carry "flow=0" in their comment and are
  *    matched to a flow by addresses, ports and time (handshake_flow below).
  * 3. The chunks to read come from the index: a chunk never spans more than
- *    CHUNK_MAX_SPAN_NS, so those of a window are found through the index on first_ns alone.
+ *    FR_CHUNK_MAX_SPAN_NS, so those of a window are found through the index on first_ns alone.
  *    With a flow restriction, only chunks that hold packets of those flows (or flow 0) are
  *    read.
  * 4. Each chunk's byte range is read from its segment file under DATA/ and parsed block by
@@ -45,11 +45,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* recorder/recorder.h's FR_CHUNK_MAX_SPAN_NS: the most a chunk's first and last packet
- * timestamps may differ. flowq does not include the recorder's header (it pulls in the BPF
- * skeleton), so the value is repeated here. */
-#define CHUNK_MAX_SPAN_NS 2000000000LL
 
 /* A handshake packet ("flow=0") belongs to a flow when its addresses match and it was seen
  * within this window around the flow's start. */
@@ -759,7 +754,7 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 	sqlite3_str_appendall(text,
 			      "SELECT c.segment_id, s.path, c.offset, c.length FROM pcap_chunks c"
 			      " JOIN pcap_segments s ON s.id = c.segment_id WHERE s.deleted_ns IS NULL");
-	/* A chunk spans at most CHUNK_MAX_SPAN_NS: its first_ns bounds it on both sides, which
+	/* A chunk spans at most FR_CHUNK_MAX_SPAN_NS: its first_ns bounds it on both sides, which
 	 * the index on first_ns serves. */
 	if (args->since.given)
 		sqlite3_str_appendall(text, " AND c.first_ns >= :since_lo AND c.last_ns >= :since");
@@ -792,7 +787,7 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 		return -1;
 	}
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    bind_named(st, ":since_lo", sat_add(args->since.number, -CHUNK_MAX_SPAN_NS)) ||
+	    bind_named(st, ":since_lo", sat_add(args->since.number, -FR_CHUNK_MAX_SPAN_NS)) ||
 	    bind_named(st, ":since", args->since.number) || bind_named(st, ":until", args->until.number))
 		goto sql_error;
 	/* The anonymous parameters are the flow ids, in order. */

@@ -8,9 +8,6 @@
 #include "db_writer.h"
 #include "flow_table.h"
 
-/* A chunk never spans more than this, so exports find chunks by first_ns alone. */
-#define FR_CHUNK_MAX_SPAN_NS 2000000000LL
-
 struct fr_pcap_packet;
 struct fr_pcap_store;
 /* Before the writer starts: recover crashed segments, learn the ids in use. */
