@@ -685,6 +685,9 @@ static int handshake_flow(const struct flow_set *set, const struct fr_pcap_packe
 struct chunk {
 	size_t segment; /* index into chunk_list.paths */
 	int64_t offset, length;
+	int64_t first_ns;
+	int64_t later_min; /* the earliest first_ns of the chunks after this one: no packet read
+			    * later is older, so every packet before it can be written */
 };
 
 struct chunk_list {
@@ -704,7 +707,7 @@ static void chunk_list_free(struct chunk_list *l)
 }
 
 static int chunk_list_add(struct chunk_list *l, int64_t segment_id, int64_t *last_segment_id,
-			  const char *path, int64_t offset, int64_t length)
+			  const char *path, int64_t offset, int64_t length, int64_t first_ns)
 {
 	if (l->npaths == 0 || segment_id != *last_segment_id) {
 		if (l->npaths == l->cappaths) {
@@ -731,7 +734,7 @@ static int chunk_list_add(struct chunk_list *l, int64_t segment_id, int64_t *las
 		l->chunks = n;
 		l->cap = cap;
 	}
-	l->chunks[l->n++] = (struct chunk){ l->npaths - 1, offset, length };
+	l->chunks[l->n++] = (struct chunk){ l->npaths - 1, offset, length, first_ns, INT64_MAX };
 	l->total_bytes += length;
 	return 0;
 }
@@ -752,7 +755,7 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 	int ret = -1, rc;
 
 	sqlite3_str_appendall(text,
-			      "SELECT c.segment_id, s.path, c.offset, c.length FROM pcap_chunks c"
+			      "SELECT c.segment_id, s.path, c.offset, c.length, c.first_ns FROM pcap_chunks c"
 			      " JOIN pcap_segments s ON s.id = c.segment_id WHERE s.deleted_ns IS NULL");
 	/* A chunk spans at most FR_CHUNK_MAX_SPAN_NS: its first_ns bounds it on both sides, which
 	 * the index on first_ns serves. */
@@ -801,13 +804,19 @@ static int select_chunks(sqlite3 *db, const struct pcap_args *args, const struct
 		const char *path = (const char *)sqlite3_column_text(st, 1);
 
 		if (chunk_list_add(out, sqlite3_column_int64(st, 0), &last_segment, path ? path : "",
-				   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3))) {
+				   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+				   sqlite3_column_int64(st, 4))) {
 			fprintf(stderr, "flowq: out of memory\n");
 			goto cleanup;
 		}
 	}
 	if (rc != SQLITE_DONE)
 		goto sql_error;
+	for (size_t i = out->n; i-- > 1;) {
+		int64_t f = out->chunks[i].first_ns, later = out->chunks[i].later_min;
+
+		out->chunks[i - 1].later_min = f < later ? f : later;
+	}
 	ret = 0;
 	goto cleanup;
 sql_error:
@@ -828,12 +837,15 @@ struct kept {
 	uint16_t comment_len;
 };
 
+/* The packets read and not yet written: sorted and written out up to the time no later
+ * chunk can go below (chunk.later_min), after every chunk. Memory holds what overlaps in
+ * time, not the export. */
 struct packets {
 	struct kept *v;
 	size_t n, cap;
 	uint8_t *arena;
 	size_t used, size;
-	uint32_t max_caplen;
+	size_t next_seq, written;
 };
 
 static int keep_packet(struct packets *ps, const struct fr_pcap_packet *p)
@@ -864,7 +876,7 @@ static int keep_packet(struct packets *ps, const struct fr_pcap_packet *p)
 		ps->arena = n;
 		ps->size = size;
 	}
-	ps->v[ps->n] = (struct kept){ .ts_ns = p->ts_ns, .seq = ps->n, .off = ps->used,
+	ps->v[ps->n] = (struct kept){ .ts_ns = p->ts_ns, .seq = ps->next_seq++, .off = ps->used,
 				      .caplen = p->caplen, .origlen = p->origlen, .flags = p->flags,
 				      .pid = p->pid, .tid = p->tid,
 				      .comment_len = p->comment ? p->comment_len : 0 };
@@ -874,8 +886,6 @@ static int keep_packet(struct packets *ps, const struct fr_pcap_packet *p)
 		memcpy(ps->arena + ps->used + p->caplen, p->comment, p->comment_len);
 	ps->used += need;
 	ps->n++;
-	if (p->caplen > ps->max_caplen)
-		ps->max_caplen = p->caplen;
 	return 0;
 }
 
@@ -888,11 +898,15 @@ static int cmp_kept(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+struct writer;
+
 struct reader {
 	const struct pcap_args *args;
 	const struct flow_set *set;
 	const struct bpf_program *filter; /* NULL: none */
 	struct packets *out;
+	struct writer *w;
+	enum pcap_out_format format;
 	/* progress on stderr */
 	int progress;
 	int64_t total, done;
@@ -1002,7 +1016,10 @@ static int read_chunk_blocks(struct reader *r, const char *path, const uint8_t *
 	return 0;
 }
 
-/* Read every chosen chunk. Returns 0, or -1 after printing the reason. */
+static int packets_emit(struct reader *r, int64_t limit);
+
+/* Read every chosen chunk, writing the packets as the time order allows. Returns 0, or -1
+ * after printing the reason. */
 static int read_chunks(struct reader *r, const char *data_dir, const struct chunk_list *l)
 {
 	uint8_t *buf = NULL;
@@ -1058,6 +1075,8 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 		}
 		if (missing || c->length <= 0 || c->offset < 0) {
 			r->done += c->length > 0 ? c->length : 0;
+			if (packets_emit(r, c->later_min))
+				goto cleanup;
 			continue;
 		}
 		if ((uint64_t)c->length > buf_size) {
@@ -1099,9 +1118,11 @@ static int read_chunks(struct reader *r, const char *data_dir, const struct chun
 		}
 		r->done += c->length;
 		progress_show(r);
+		if (packets_emit(r, c->later_min))
+			goto cleanup;
 	}
 	progress_clear(r);
-	ret = 0;
+	ret = packets_emit(r, INT64_MAX);
 cleanup:
 	if (fd >= 0)
 		close(fd);
@@ -1182,50 +1203,97 @@ static int writer_room(struct writer *w, size_t need)
 	return 0;
 }
 
-static int write_capture(struct writer *w, enum pcap_out_format format, const struct packets *ps)
+static int write_header(struct writer *w, enum pcap_out_format format)
 {
 	size_t n;
 
 	if (writer_room(w, 4096))
 		return -1;
+	/* The largest packet is not known before the end: pcapng's snaplen 0 says "no limit". */
 	if (format == OUT_PCAP)
 		n = fr_pcap_header(w->buf + w->len, w->size - w->len, PCAP_SNAPLEN);
 	else
-		n = fr_pcapng_header(w->buf + w->len, w->size - w->len, ps->max_caplen,
-				     "flowq " FLOWQ_VERSION);
+		n = fr_pcapng_header(w->buf + w->len, w->size - w->len, 0, "flowq " FLOWQ_VERSION);
 	if (!n) {
 		w->err = EINVAL;
 		return -1;
 	}
 	w->len += n;
-	for (size_t i = 0; i < ps->n; i++) {
-		const struct kept *k = &ps->v[i];
-		struct fr_pcap_packet p = {
-			.ts_ns = k->ts_ns, .caplen = k->caplen, .origlen = k->origlen,
-			.data = ps->arena + k->off, .flags = k->flags, .pid = k->pid, .tid = k->tid,
-			.comment = k->comment_len ? (const char *)ps->arena + k->off + k->caplen : NULL,
-			.comment_len = k->comment_len,
-		};
+	return 0;
+}
 
-		if (format == OUT_PCAP) {
-			/* libpcap refuses a record longer than the file's snaplen. */
-			if (p.caplen > PCAP_SNAPLEN)
-				p.caplen = PCAP_SNAPLEN;
-			if (writer_room(w, 16 + (size_t)p.caplen))
-				return -1;
-			n = fr_pcap_record(w->buf + w->len, w->size - w->len, &p);
-		} else {
-			if (writer_room(w, fr_pcapng_epb_size(p.caplen, p.comment_len)))
-				return -1;
-			n = fr_pcapng_epb(w->buf + w->len, w->size - w->len, &p);
-		}
-		if (!n) {
-			w->err = EINVAL;
+static int write_kept(struct writer *w, enum pcap_out_format format, const struct packets *ps,
+		      const struct kept *k)
+{
+	struct fr_pcap_packet p = {
+		.ts_ns = k->ts_ns, .caplen = k->caplen, .origlen = k->origlen,
+		.data = ps->arena + k->off, .flags = k->flags, .pid = k->pid, .tid = k->tid,
+		.comment = k->comment_len ? (const char *)ps->arena + k->off + k->caplen : NULL,
+		.comment_len = k->comment_len,
+	};
+	size_t n;
+
+	if (format == OUT_PCAP) {
+		/* libpcap refuses a record longer than the file's snaplen. */
+		if (p.caplen > PCAP_SNAPLEN)
+			p.caplen = PCAP_SNAPLEN;
+		if (writer_room(w, 16 + (size_t)p.caplen))
 			return -1;
-		}
-		w->len += n;
+		n = fr_pcap_record(w->buf + w->len, w->size - w->len, &p);
+	} else {
+		if (writer_room(w, fr_pcapng_epb_size(p.caplen, p.comment_len)))
+			return -1;
+		n = fr_pcapng_epb(w->buf + w->len, w->size - w->len, &p);
 	}
-	return writer_flush(w);
+	if (!n) {
+		w->err = EINVAL;
+		return -1;
+	}
+	w->len += n;
+	return 0;
+}
+
+/* Write, in time order, the packets kept that are older than limit, and keep the rest (their
+ * bytes moved to the front of the arena). qsort is not stable; seq, the reading order,
+ * breaks ties, which makes it so. -1 after a write error (in w->err). */
+static int packets_emit(struct reader *r, int64_t limit)
+{
+	struct packets *ps = r->out;
+	size_t k = 0, used = 0;
+	uint8_t *arena;
+
+	if (!ps->n)
+		return 0;
+	qsort(ps->v, ps->n, sizeof(*ps->v), cmp_kept);
+	for (; k < ps->n && ps->v[k].ts_ns < limit; k++)
+		if (write_kept(r->w, r->format, ps, &ps->v[k]))
+			return -1;
+	ps->written += k;
+	if (k == ps->n) {
+		ps->n = ps->used = 0;
+		return 0;
+	}
+	if (!k)
+		return 0;
+	arena = malloc(ps->size);
+	if (!arena) {
+		r->w->err = ENOMEM;
+		return -1;
+	}
+	for (size_t i = k; i < ps->n; i++) {
+		struct kept *e = &ps->v[i];
+		size_t len = (size_t)e->caplen + e->comment_len;
+
+		memcpy(arena + used, ps->arena + e->off, len);
+		e->off = used;
+		used += len;
+		ps->v[i - k] = *e;
+	}
+	free(ps->arena);
+	ps->arena = arena;
+	ps->used = used;
+	ps->n -= k;
+	return 0;
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -1305,16 +1373,14 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 	r.set = &set;
 	r.filter = has_filter ? &prog : NULL;
 	r.out = &ps;
+	r.w = &w;
+	r.format = format;
 	r.total = chunks.total_bytes;
 	r.progress = isatty(STDERR_FILENO) && r.total > PROGRESS_MIN_BYTES;
-	if (read_chunks(&r, data_dir, &chunks))
-		goto cleanup;
-	/* qsort is not stable; seq (the reading order) breaks ties, which makes it so. */
-	if (ps.n)
-		qsort(ps.v, ps.n, sizeof(*ps.v), cmp_kept);
-
-	if (write_capture(&w, format, &ps) || w.err) {
-		fprintf(stderr, "flowq: cannot write %s: %s\n", w.name, strerror(w.err ? w.err : EIO));
+	/* A failed read has said why; a failed write says it here. */
+	if (write_header(&w, format) || read_chunks(&r, data_dir, &chunks) || writer_flush(&w) || w.err) {
+		if (w.err)
+			fprintf(stderr, "flowq: cannot write %s: %s\n", w.name, strerror(w.err));
 		goto cleanup;
 	}
 	if (!to_stdout) {
@@ -1323,7 +1389,7 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals)
 			fprintf(stderr, "flowq: %s\n", err);
 			goto cleanup;
 		}
-		fprintf(stderr, "flowq: %zu packets written to %s\n", ps.n, args.out);
+		fprintf(stderr, "flowq: %zu packets written to %s\n", ps.written, args.out);
 	}
 	status = FLOWQ_EXIT_OK;
 cleanup:
