@@ -5,9 +5,14 @@
  * Events make rows timely and exact (a flow's first packet, its final counters at close,
  * the task that accepted it). The sweep makes them complete: it reads the whole flows map in
  * batches (one syscall per few thousand flows), writes the counters of open flows that
- * changed, creates rows for flows whose open event was lost, and ends flows whose end event
- * was lost (absent from two sweeps in a row: one sweep's absence may just be an end event
- * still in flight). So a lost event costs precision, never a row.
+ * changed, creates rows for flows whose open event was lost, ends flows whose end event was
+ * lost (absent from two sweeps in a row: one sweep's absence may just be an end event still
+ * in flight), and ends the unconnected flows of sockets whose release event was lost (the
+ * released map). So a lost event costs precision, never a row or an end.
+ *
+ * Flow events and socket calls come on two ring buffers, read flows first; a socket call
+ * whose flow is not known yet reads the flow ring once more. The event loop (fr_consumer_poll)
+ * reads both rings, then the packets (capture.c).
  */
 #include <errno.h>
 #include <sys/epoll.h>
