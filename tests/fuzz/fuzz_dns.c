@@ -20,13 +20,7 @@
 
 #include "dns.h"
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "fuzz_check.h"
 
 /* ---- a small strict JSON checker: the end of the value at p, or NULL ---- */
 

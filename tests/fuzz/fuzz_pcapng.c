@@ -17,13 +17,7 @@
 
 #include "pcapng.h"
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "fuzz_check.h"
 
 /* What the writer promises to keep: tid is only written with a pid, and a comment of
  * length 0 is none. */
