@@ -34,6 +34,15 @@ static const char *const migrations[] = {
 	/* 2 -> 3: which mechanism each capability used on the run's kernel; how a flow ended. */
 	"ALTER TABLE runs ADD COLUMN features TEXT;"
 	"ALTER TABLE flows ADD COLUMN end_reason TEXT;",
+	/* 3 -> 4: policy verdicts on flows, the rules in force. */
+	"ALTER TABLE runs ADD COLUMN policy TEXT;"
+	"ALTER TABLE flows ADD COLUMN verdict TEXT;"
+	"ALTER TABLE flows ADD COLUMN rule TEXT;"
+	"CREATE TABLE policy_rules (run_id INTEGER NOT NULL, version INTEGER NOT NULL,"
+	" position INTEGER NOT NULL, line INTEGER NOT NULL, name TEXT NOT NULL, action TEXT NOT NULL,"
+	" what TEXT NOT NULL, rule TEXT NOT NULL, file TEXT NOT NULL, loaded_ns INTEGER NOT NULL,"
+	" replaced_ns INTEGER, hits INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (run_id, version, position)) WITHOUT ROWID;",
 };
 
 int fr_db_schema_version(sqlite3 *db)
@@ -144,11 +153,21 @@ fail:
 
 /* An older database is read as it is, its tables seen through temporary views that add the
  * later columns as NULL or 0; the file is not touched. compat_views[v] serves version v. */
+#define FR_POLICY_RULES_VIEW                                                                      \
+	"CREATE TEMP TABLE policy_rules (run_id INTEGER, version INTEGER, position INTEGER,"  \
+	" line INTEGER, name TEXT, action TEXT, what TEXT, rule TEXT, file TEXT,"             \
+	" loaded_ns INTEGER, replaced_ns INTEGER, hits INTEGER);"
 static const char *const compat_views[FR_SCHEMA_VERSION] = {
-	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id, NULL AS end_reason FROM main.flows;"
-	      "CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost, NULL AS features FROM main.runs;",
-	[2] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS end_reason FROM main.flows;"
-	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS features FROM main.runs;",
+	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id, NULL AS end_reason,"
+	      " NULL AS verdict, NULL AS rule FROM main.flows;"
+	      "CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost, NULL AS features,"
+	      " NULL AS policy FROM main.runs;" FR_POLICY_RULES_VIEW,
+	[2] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS end_reason, NULL AS verdict, NULL AS rule"
+	      " FROM main.flows;"
+	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS features, NULL AS policy FROM main.runs;"
+	      FR_POLICY_RULES_VIEW,
+	[3] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS verdict, NULL AS rule FROM main.flows;"
+	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS policy FROM main.runs;" FR_POLICY_RULES_VIEW,
 };
 
 /* A regular file, or err says what it is instead: a FIFO would block the open, a directory

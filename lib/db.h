@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
-#define FR_SCHEMA_VERSION 3
+#define FR_SCHEMA_VERSION 4
 
 extern const char fr_schema_sql[];
 

@@ -1,4 +1,4 @@
--- flowrec database schema, version 3.
+-- flowrec database schema, version 4.
 --
 -- This file is compiled into both binaries. The recorder applies it to a new database and
 -- migrates older ones (lib/db.c); flowq only reads. PRAGMA user_version holds the version.
@@ -43,11 +43,13 @@ CREATE TABLE runs (
                                                 -- could not be reassembled)
     socket_events_lost INTEGER NOT NULL DEFAULT 0, -- (v2) socket events dropped: their ring buffer
                                                 -- was full, or the database writer was behind
-    features        TEXT                        -- (v3) how this kernel let each capability work:
+    features        TEXT,                       -- (v3) how this kernel let each capability work:
                                                 -- space-separated capability=mechanism words, a
                                                 -- trailing '!' on the degraded ones, then
                                                 -- 'kernel-compat' if --kernel-compat took some
                                                 -- away (docs/kernels.md lists them all)
+    policy          TEXT                        -- (v4) the --policy file, as given; NULL: no policy
+                                                -- (policy_rules has the rules in force)
 );
 
 -- One row per process instance: (pid, start_ns) so that a reused pid is a new row.
@@ -110,11 +112,16 @@ CREATE TABLE flows (
                                        -- (a CNAME chain's first name); NULL if none was seen
     parent_flow_id INTEGER,            -- (v2) an MPTCP subflow ('tcp'): flows.id of its 'mptcp'
                                        -- connection; NULL otherwise
-    end_reason    TEXT                 -- (v3) how end_ns came: 'closed' (the socket closed),
+    end_reason    TEXT,                -- (v3) how end_ns came: 'closed' (the socket closed),
                                        -- 'recorder-stop' (still open when the recorder stopped:
                                        -- end_ns is its last packet), 'crash' (its run crashed;
                                        -- ended at its last packet by the next start); NULL
-                                       -- while open
+                                       -- while open; (v4) 'denied' for a policy's denied attempt
+    verdict       TEXT,                -- (v4) 'deny': a policy rule refused this attempt (the call
+                                       -- failed with EPERM, or the inbound SYN or datagrams were
+                                       -- dropped; zero bytes); 'audit': a rule would have; NULL:
+                                       -- allowed (or no policy)
+    rule          TEXT                 -- (v4) the deciding rule's name (policy_rules.name); NULL if none
 );
 
 -- Only start_ns is indexed: flows arrive in time order, so this index grows at its end.
@@ -230,4 +237,25 @@ CREATE TABLE socket_events (
 );
 CREATE INDEX socket_events_ts ON socket_events(ts_ns);
 
-PRAGMA user_version = 3;
+-- (v4) The rules of each policy a run enforced (--policy; docs/policy.md): one row per rule
+-- and version. A run starts with version 1; each SIGHUP that loads a changed file adds the
+-- next version.
+CREATE TABLE policy_rules (
+    run_id      INTEGER NOT NULL,  -- runs.id
+    version     INTEGER NOT NULL,  -- 1, 2, ...: the policy's load in that run
+    position    INTEGER NOT NULL,  -- 1-based order in the file: the first matching rule decides
+    line        INTEGER NOT NULL,  -- line in the file
+    name        TEXT NOT NULL,     -- `name WORD`, or 'line N'
+    action      TEXT NOT NULL,     -- 'deny', 'audit' or 'allow'
+    what        TEXT NOT NULL,     -- 'connect', 'bind' or 'accept'
+    rule        TEXT NOT NULL,     -- the rule as written (comment removed, blanks collapsed)
+    file        TEXT NOT NULL,     -- the policy file
+    loaded_ns   INTEGER NOT NULL,  -- when this version came into force
+    replaced_ns INTEGER,           -- when the next version replaced it; NULL for the last one of
+                                   -- a run (in force until runs.end_ns)
+    hits        INTEGER NOT NULL DEFAULT 0, -- attempts this rule decided (allow rules included), as
+                                   -- of the latest flush
+    PRIMARY KEY (run_id, version, position)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 4;
