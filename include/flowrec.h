@@ -63,7 +63,8 @@ struct fr_owner {
 	 * local address: as the last socket call showed it (0 family: unknown or unbound). */
 	__u32 laddr[4];
 	__s32 fd; /* the descriptor socket() or accept() returned; -1: unknown */
-	__u32 _pad;
+	__u32 exe_dev; /* with --policy: the owning task's executable (kernel dev_t, inode), */
+	__u64 exe_ino; /* for accept rules, whose packets come in no task's context */
 };
 
 /* How a program reads the current task's identity (bpf/common.bpf.h), chosen per program
@@ -98,6 +99,7 @@ struct fr_flow_key {
 #define FR_FLOW_STATE_CB 1 /* sockops will report TCP_CLOSE: sock_release leaves it alone */
 #define FR_FLOW_ENDED 2    /* closed, but the end event was lost: user space collects it */
 #define FR_FLOW_WIRE_SEEN 4 /* wire_raddr comes from a packet this host sent */
+#define FR_FLOW_DROP_IN 8   /* an accept rule denied this peer: its packets are dropped */
 
 /* Value of the flows map. Counters are updated with atomic adds from every CPU. The owner
  * lives here too, not only in the owners map: a flow outlives its socket's release (TCP's
@@ -119,7 +121,9 @@ struct fr_flow {
 	__u8 direction;
 	__u8 flags;
 	__u8 family;         /* of laddr and wire_raddr: an MPTCP connection's key has none */
-	__u8 _pad[5];
+	__u8 verdict;        /* FR_VERDICT_*: a policy rule denied or audited it; 0: allowed */
+	__u16 rule;          /* that rule: FR_POLICY_RULE_REF(generation, index); 0: none */
+	__u8 _pad[2];
 };
 
 /* Packets of a TCP handshake seen on the listening socket, before the accepted socket
@@ -140,6 +144,10 @@ struct fr_pending {
 	__u64 bytes_in;
 	__u64 packets_out;
 	__u64 packets_in;
+	__u8 verdict;        /* an accept rule's audit of the SYN: the flow takes it */
+	__u8 _pad;
+	__u16 rule;
+	__u32 _pad2;
 };
 
 enum fr_event_type {
@@ -266,5 +274,112 @@ struct fr_iter_sock {
 	__s32 fd;   /* the task's descriptor for it */
 	__u32 _pad;
 };
+
+/*
+ * Policy (--policy; lib/policy.c compiles a rule file into these maps, bpf/policy.bpf.h
+ * evaluates them). Rules are numbered in file order and each match dimension maps its value
+ * to the set of rules it admits, as a bitmap: the address (an LPM trie whose every prefix
+ * holds the rules of all prefixes containing it), the port and protocol (an LPM trie over
+ * disjoint port blocks), and the uid, comm, executable and cgroup (hash entries, each holding
+ * the rules that name that value plus, except for cgroups, those that name none; the entry
+ * with any = 1 holds the latter alone). The AND of the bitmaps is the set of rules that match; its lowest bit is
+ * the first in the file, which decides. A thousand rules cost what ten do: a handful of
+ * lookups and 16 words of AND.
+ *
+ * Every key starts with a generation (0 or 1): a new policy is written under the other one
+ * and becomes active in one store to policy_state, so no program ever sees half a policy.
+ */
+#define FR_POLICY_MAX_RULES 1024
+#define FR_POLICY_WORDS (FR_POLICY_MAX_RULES / 64)
+#define FR_POLICY_RULE_REF(gen, idx) ((__u16)((((gen) & 1) << 15) | ((idx) + 1)))
+#define FR_POLICY_REF_GEN(ref) (((ref) >> 15) & 1)
+#define FR_POLICY_REF_INDEX(ref) (((ref) & 0x7fff) - 1)
+
+enum fr_policy_what {
+	FR_PW_CONNECT = 1, /* connect(), and sendto()/sendmsg() to an address */
+	FR_PW_BIND = 2,    /* bind() of a local port */
+	FR_PW_ACCEPT = 3,  /* a new inbound connection (SYN) or datagram */
+};
+
+enum fr_policy_action {
+	FR_PA_ALLOW = 1,
+	FR_PA_AUDIT = 2,
+	FR_PA_DENY = 3,
+};
+
+/* fr_flow.verdict */
+#define FR_VERDICT_AUDIT 1
+#define FR_VERDICT_DENY 2
+
+struct fr_policy_bits {
+	__u64 w[FR_POLICY_WORDS];
+};
+
+/* policy_addr (LPM trie): prefixlen counts the 32 bits of gen..pad, then the address's.
+ * connect rules match the remote address (dst), accept rules the source (src); a rule with
+ * none is at prefix 0 of each family. */
+struct fr_policy_addr_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 what;
+	__u8 family; /* 4 or 6 */
+	__u8 _pad;
+	__u32 addr[4]; /* network order; IPv4 in addr[0] */
+};
+
+/* policy_port (LPM trie): prefixlen counts the 32 bits of gen..pad, then the port's (big
+ * endian, so a block of 2^k ports is a prefix). The remote port for connect, the local one
+ * for bind and accept. */
+struct fr_policy_port_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 what;
+	__u8 proto; /* 6 or 17 (MPTCP matches as 6) */
+	__u8 _pad;
+	__u8 port[2];
+	__u8 _pad2[2];
+};
+
+enum fr_policy_dim {
+	FR_PD_UID = 0,
+	FR_PD_COMM,
+	FR_PD_EXE,
+	FR_PD_CGROUP,
+	FR_PD_MAX,
+};
+
+/* policy_match (hash): one value of one dimension. any = 1: the rules that name no value
+ * of it (v zero). uid: v[0]; comm: the 16 bytes in v; exe: v[0] = kernel dev_t, v[1] =
+ * inode; cgroup: v[0] = cgroup id (an entry for the named cgroup holds its rules only: the
+ * program ORs the entries of every ancestor of the task's cgroup). */
+struct fr_policy_match_key {
+	__u8 gen;
+	__u8 dim; /* enum fr_policy_dim */
+	__u8 any;
+	__u8 _pad[5];
+	__u64 v[2];
+};
+
+/* policy_state[0]: which generation is in force, and what it needs. */
+struct fr_policy_state {
+	__u32 gen;
+	__u32 whats;   /* bit 1 << FR_PW_*: some rule has that what */
+	__u32 dims;    /* bit 1 << FR_PD_*: some rule matches on that dimension */
+	__u32 nrules;
+};
+
+/* policy_rules[gen * FR_POLICY_MAX_RULES + index] */
+struct fr_policy_rule_action {
+	__u8 action; /* enum fr_policy_action */
+	__u8 _pad[3];
+};
+
+/* Map sizes: two generations of up to FR_POLICY_MAX_RULES rules each. */
+#define FR_POLICY_MAX_ADDR 16384
+#define FR_POLICY_MAX_PORT 65536
+#define FR_POLICY_MAX_MATCH 16384
+
+/* The deepest cgroup level a cgroup rule's ancestor walk looks at. */
+#define FR_POLICY_CGROUP_DEPTH 16
 
 #endif /* FLOWREC_H */
