@@ -16,6 +16,9 @@
 #define FR_TCP_LISTEN 10
 #define FR_TCP_NEW_SYN_RECV 12
 #define ALLOW 1
+#define DENY 0 /* only a policy rule's verdict (policy.bpf.h) ever returns this */
+#define FR_TCP_FLAG_SYN 0x02
+#define FR_TCP_FLAG_ACK 0x10
 
 /* Wake the consumer only once this much is queued; it also polls on a short timeout. At
  * high connection rates a wakeup per event would cost more than the event. */
@@ -23,6 +26,19 @@
 /* How much is queued is asked every this many records per CPU: the answer reads the
  * consumer's position, a cache line user space writes, which costs more than the record. */
 #define FR_WAKEUP_CHECK_EVERY 64
+
+/* A packet's addresses and ports, as packets.bpf.h parses them. */
+struct packet {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u16 hdrlen; /* IP plus transport header: what each GSO segment repeats on the wire */
+	__u8 tcp_flags;
+	__u8 _pad[3];
+};
 
 /* An atomic add without fetch (BPF_XADD, every kernel): programs may be preempted
  * mid-update, even in a per-CPU slot. */

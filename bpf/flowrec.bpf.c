@@ -41,7 +41,9 @@
  * (creation, ownership, release), sockops (TCP state), sock_calls (socket_events), exec.
  * This file holds the maps, the settings and the entry points.
  *
- * Every program is fail-open: it returns "allow" (1) on every path. Nothing here may drop.
+ * Every program is fail-open: it returns "allow" (1) on every path, except where a rule of
+ * the policy the user gave (--policy, policy.bpf.h) says deny. Without one, nothing here
+ * may drop.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -151,6 +153,70 @@ struct {
 	__type(value, struct fr_call);
 } calls SEC(".maps");
 
+/* Policy (policy.bpf.h, include/flowrec.h): LPM tries need BPF_F_NO_PREALLOC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fr_policy_state);
+} policy_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FR_POLICY_MAX_ADDR);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fr_policy_addr_key);
+	__type(value, struct fr_policy_bits);
+} policy_addr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FR_POLICY_MAX_PORT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fr_policy_port_key);
+	__type(value, struct fr_policy_bits);
+} policy_port SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FR_POLICY_MAX_MATCH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fr_policy_match_key);
+	__type(value, struct fr_policy_bits);
+} policy_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * FR_POLICY_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct fr_policy_rule_action);
+} policy_rules SEC(".maps");
+
+/* Hits per rule and generation; user space adds them up into policy_rules.hits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * FR_POLICY_MAX_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} policy_hits SEC(".maps");
+
+
+/* An audited connect's or send's verdict, until the first packet opens its flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fr_flow_key);
+	__type(value, __u32); /* struct policy_decision */
+} verdicts SEC(".maps");
+
+/* Denied SYNs by 4-tuple and netns -> when their row was made. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fr_pending_key);
+	__type(value, __u64);
+} syn_denied SEC(".maps");
+
 /* ---- settings, set by user space before load ------------------------------------------ */
 
 const volatile __u32 capture_snaplen = 128; /* 0: whole packets */
@@ -167,10 +233,13 @@ const volatile bool have_mptcp = true;
 /* bpf_skc_to_tcp_sock and _tcp_request_sock in cgroup_skb and sockops: a handshake's
  * network namespace, in its pending key. */
 const volatile bool have_sk_netns = true;
+/* --policy: the policy hooks decide (without it nothing here ever denies). */
+const volatile bool policy_enabled = false;
 
 #include "common.bpf.h"
 #include "mptcp.bpf.h"
 #include "flows.bpf.h"
+#include "policy.bpf.h"
 #include "packets.bpf.h"
 #include "sock_life.bpf.h"
 #include "sockops.bpf.h"
@@ -208,29 +277,38 @@ int fr_sock_release(struct bpf_sock *sk)
 SEC("cgroup/connect4")
 int fr_connect4(struct bpf_sock_addr *ctx)
 {
-	owner_take(ctx, FR_DIR_OUT);
-	return ALLOW;
+	return sock_addr_call(ctx, FR_DIR_OUT, false, false);
 }
 
 SEC("cgroup/connect6")
 int fr_connect6(struct bpf_sock_addr *ctx)
 {
-	owner_take(ctx, FR_DIR_OUT);
-	return ALLOW;
+	return sock_addr_call(ctx, FR_DIR_OUT, false, true);
 }
 
 SEC("cgroup/sendmsg4")
 int fr_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	owner_take(ctx, 0);
-	return ALLOW;
+	return sock_addr_call(ctx, 0, true, false);
 }
 
 SEC("cgroup/sendmsg6")
 int fr_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	owner_take(ctx, 0);
-	return ALLOW;
+	return sock_addr_call(ctx, 0, true, true);
+}
+
+/* Attached with --policy only: bind rules. */
+SEC("cgroup/post_bind4")
+int fr_post_bind4(struct bpf_sock *sk)
+{
+	return policy_bind(sk, false) == FR_VERDICT_DENY ? DENY : ALLOW;
+}
+
+SEC("cgroup/post_bind6")
+int fr_post_bind6(struct bpf_sock *sk)
+{
+	return policy_bind(sk, true) == FR_VERDICT_DENY ? DENY : ALLOW;
 }
 
 SEC("sockops")

@@ -9,15 +9,6 @@
 #ifndef FR_PACKETS_BPF_H
 #define FR_PACKETS_BPF_H
 
-struct packet {
-	__u32 saddr[4];
-	__u32 daddr[4];
-	__u16 sport;
-	__u16 dport;
-	__u8 family;
-	__u8 proto;
-	__u16 hdrlen; /* IP plus transport header: what each GSO segment repeats on the wire */
-};
 
 /* Headers are almost always in the skb's linear part, where a direct read costs a few
  * instructions; bpf_skb_load_bytes (a helper call) is the fallback for the rest. */
@@ -90,11 +81,12 @@ static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p,
 	p->sport = bpf_ntohs(ports[0]);
 	p->dport = bpf_ntohs(ports[1]);
 	if (p->proto == FR_IPPROTO_TCP) {
-		__u8 doff;
+		__u8 doff_flags[2];
 
-		if (load(skb, l4off + 12, &doff, 1))
+		if (load(skb, l4off + 12, doff_flags, 2))
 			return -1;
-		p->hdrlen = l4off + (doff >> 4) * 4;
+		p->hdrlen = l4off + (doff_flags[0] >> 4) * 4;
+		p->tcp_flags = doff_flags[1];
 	} else {
 		p->hdrlen = l4off + 8;
 	}
@@ -104,7 +96,7 @@ static __always_inline int packet_parse(struct __sk_buff *skb, struct packet *p,
 /* Server side of a handshake: no accepted socket yet, count by 4-tuple. */
 static __always_inline void pending_count(struct __sk_buff *skb, struct bpf_sock *sk,
 					  const struct packet *p, bool egress, __u64 nbytes,
-					  __u32 segs, __u64 now)
+					  __u32 segs, __u64 now, struct policy_decision d)
 {
 	struct fr_pending_key pk = {};
 	struct fr_pending *pe;
@@ -135,15 +127,22 @@ static __always_inline void pending_count(struct __sk_buff *skb, struct bpf_sock
 		if (!pe->listener_cookie)
 			pe->listener_cookie = bpf_get_socket_cookie(skb);
 	}
+	if (d.verdict) { /* an audited SYN: the accepted flow takes the verdict */
+		pe->verdict = d.verdict;
+		pe->rule = d.rule;
+	}
 	if (egress)
 		count(&pe->bytes_out, &pe->packets_out, nbytes, segs);
 	else
 		count(&pe->bytes_in, &pe->packets_in, nbytes, segs);
 }
 
+/* d: an accept rule's verdict on the datagram that starts the flow (a denied one makes a
+ * flow that drops what comes in). */
 static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key,
 						   const struct packet *p, bool egress,
-						   struct bpf_sock *fs, __u64 now)
+						   struct bpf_sock *fs, __u64 now,
+						   struct policy_decision d)
 {
 	struct fr_owner *o = bpf_map_lookup_elem(&owners, &key->cookie);
 	__u32 connected = fs->dst_port; /* one load: the verifier refuses arithmetic on fs */
@@ -179,6 +178,14 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	if (egress)
 		f.flags |= FR_FLOW_WIRE_SEEN;
 	f.direction = o->dir_hint ? o->dir_hint : (egress ? FR_DIR_OUT : FR_DIR_IN);
+	if (d.verdict) {
+		f.verdict = d.verdict;
+		f.rule = d.rule;
+		if (d.verdict == FR_VERDICT_DENY)
+			f.flags |= FR_FLOW_DROP_IN;
+	} else {
+		policy_verdict_take(key, &f);
+	}
 	if (bpf_map_update_elem(&flows, key, &f, BPF_NOEXIST)) {
 		/* Lost a race with another CPU creating the same flow: use theirs. */
 		ret = bpf_map_lookup_elem(&flows, key);
@@ -241,6 +248,7 @@ static __always_inline void capture(struct __sk_buff *skb, const struct fr_flow_
 static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 {
 	struct bpf_sock *sk = skb->sk;
+	struct policy_decision d = {};
 	struct fr_flow_key key = {};
 	struct packet p = {};
 	struct bpf_sock *fs;
@@ -257,7 +265,23 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 
 	if (p.proto == FR_IPPROTO_TCP &&
 	    (sk->state == FR_TCP_LISTEN || sk->state == FR_TCP_NEW_SYN_RECV)) {
-		pending_count(skb, sk, &p, egress, nbytes, segs, now);
+		if (policy_enabled && !egress && sk->state == FR_TCP_LISTEN &&
+		    (p.tcp_flags & (FR_TCP_FLAG_SYN | FR_TCP_FLAG_ACK)) == FR_TCP_FLAG_SYN) {
+			__u64 lc = mptcp_parent_cookie(sk);
+			struct fr_owner *o;
+
+			if (!lc)
+				lc = bpf_get_socket_cookie(skb);
+			o = bpf_map_lookup_elem(&owners, &lc);
+			d = policy_accept(skb, &p, o);
+			if (d.verdict == FR_VERDICT_DENY) {
+				policy_syn_denied(skb, sk, &p, o, d.verdict | (__u32)d.rule << 16);
+				if (capture_enabled)
+					capture(skb, &key, &p, egress, now, tcp_sock_netns(sk));
+				return DENY;
+			}
+		}
+		pending_count(skb, sk, &p, egress, nbytes, segs, now, d);
 		if (capture_enabled) /* no flow yet: the export finds it by 4-tuple and netns */
 			capture(skb, &key, &p, egress, now, tcp_sock_netns(sk));
 		return ALLOW;
@@ -284,9 +308,15 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 		fs = bpf_sk_fullsock(sk);
 		if (!fs)
 			return ALLOW;
-		f = flow_create(&key, &p, egress, fs, now);
+		if (policy_enabled && !egress && p.proto == FR_IPPROTO_UDP)
+			d = policy_accept(skb, &p, bpf_map_lookup_elem(&owners, &key.cookie));
+		f = flow_create(&key, &p, egress, fs, now, d);
+		if (d.verdict == FR_VERDICT_DENY)
+			return DENY;
 		if (!f)
 			return ALLOW;
+	} else if (policy_enabled && !egress && (f->flags & FR_FLOW_DROP_IN)) {
+		return DENY; /* a denied peer's datagrams: dropped, not counted */
 	}
 	if (egress) {
 		count(&f->bytes_out, &f->packets_out, nbytes, segs);

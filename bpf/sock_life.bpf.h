@@ -26,30 +26,50 @@ static __always_inline void sock_created(struct bpf_sock *sk)
 	if (!is_inet_l4(sk->family, sk->protocol))
 		return;
 	identity_from_current(&o.id, ident_sock);
+	if (policy_enabled) /* for accept rules, decided where no task is current */
+		exe_of_current(&o.exe_dev, &o.exe_ino, ident_sock);
 	cookie = bpf_get_socket_cookie(sk);
 	if (bpf_map_update_elem(&owners, &cookie, &o, BPF_ANY))
 		stat_inc(FR_STAT_OWNERS_FULL);
 }
 
-static __always_inline void owner_take(struct bpf_sock_addr *ctx, __u8 dir_hint)
+/* Returns the socket's owner entry, or NULL (not an inet socket we record, or the map
+ * is full). */
+static __always_inline struct fr_owner *owner_take(struct bpf_sock_addr *ctx, __u8 dir_hint)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct fr_owner *o = bpf_map_lookup_elem(&owners, &cookie);
 	struct fr_owner fresh = { .fd = -1 };
 
 	if (!is_inet_l4(ctx->family, ctx->protocol))
-		return;
+		return NULL;
 	if (o) {
 		if (o->id.tid != (__u32)bpf_get_current_pid_tgid())
 			identity_from_current(&o->id, ident_addr);
 		if (dir_hint)
 			o->dir_hint = dir_hint;
-		return;
+		return o;
 	}
 	identity_from_current(&fresh.id, ident_addr);
 	fresh.dir_hint = dir_hint;
-	if (bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY))
+	if (bpf_map_update_elem(&owners, &cookie, &fresh, BPF_ANY)) {
 		stat_inc(FR_STAT_OWNERS_FULL);
+		return NULL;
+	}
+	return policy_enabled ? bpf_map_lookup_elem(&owners, &cookie) : NULL;
+}
+
+/* connect() (dir_hint FR_DIR_OUT) or a send to an address: the caller owns the socket, and
+ * the policy may refuse the call (EPERM). v6: a connect6/sendmsg6 program (only those may
+ * read user_ip6). */
+static __always_inline int sock_addr_call(struct bpf_sock_addr *ctx, __u8 dir_hint, bool is_send,
+					  bool v6)
+{
+	struct fr_owner *o = owner_take(ctx, dir_hint);
+
+	if (policy_enabled && policy_connect(ctx, o, is_send, v6) == FR_VERDICT_DENY)
+		return DENY;
+	return ALLOW;
 }
 
 static __always_inline void sock_close_event(struct bpf_sock *sk, __u64 cookie,

@@ -62,6 +62,8 @@ static __always_inline void passive_open(struct bpf_sock_ops *skops, struct fr_f
 		f.bytes_out = pe->bytes_out;
 		f.packets_in = pe->packets_in;
 		f.packets_out = pe->packets_out;
+		f.verdict = pe->verdict;
+		f.rule = pe->rule;
 		if (pe->listener_cookie)
 			lo = bpf_map_lookup_elem(&owners, &pe->listener_cookie);
 		bpf_map_delete_elem(&pending, &pk);

@@ -96,6 +96,8 @@ int fr_bpf_load(struct fr_bpf *b, const struct fr_options *o)
 	b->skel->rodata->ident_trace = k->ident_trace;
 	b->skel->rodata->have_mptcp = k->mptcp;
 	b->skel->rodata->have_sk_netns = k->sk_netns;
+	b->policy = o->policy_path != NULL;
+	b->skel->rodata->policy_enabled = b->policy;
 	/* Socket events take one pair of socket-call hooks: the per-syscall tracepoints, or the
 	 * raw ones where the kernel has no others. Without them no syscall hook at all: any one
 	 * puts every system call of the host on the kernel's tracing slow path. */
@@ -105,6 +107,8 @@ int fr_bpf_load(struct fr_bpf *b, const struct fr_options *o)
 	bpf_program__set_autoload(p->fr_sys_exit, socket_events && k->syscall_tracepoints);
 	bpf_program__set_autoload(p->fr_raw_sys_enter, socket_events && !k->syscall_tracepoints);
 	bpf_program__set_autoload(p->fr_raw_sys_exit, socket_events && !k->syscall_tracepoints);
+	bpf_program__set_autoload(p->fr_post_bind4, b->policy);
+	bpf_program__set_autoload(p->fr_post_bind6, b->policy);
 	err = flowrec_bpf__load(b->skel);
 	if (err) {
 		fr_log(0, "loading BPF programs failed: %s (run with -v for the verifier log)",
@@ -226,6 +230,9 @@ int fr_bpf_attach_sockets(struct fr_bpf *b, const char *cgroup_path)
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		if (attach_one(b, cg[i], b->cgroup_fd))
 			return -1;
+	if (b->policy && (attach_one(b, P(fr_post_bind4), b->cgroup_fd) ||
+			  attach_one(b, P(fr_post_bind6), b->cgroup_fd)))
+		return -1;
 	/* The exec and syscall hooks are global: they check the task against this cgroup
 	 * themselves. */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.recorded_cgroup), &(__u32){ 0 }, &b->cgroup_fd,

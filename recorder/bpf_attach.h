@@ -11,6 +11,7 @@ struct fr_bpf {
 	struct flowrec_bpf *skel;
 	struct fr_kernel kernel; /* what this kernel offers, and what this run uses */
 	bool socket_events;
+	bool policy;              /* --policy: the policy hooks decide */
 	struct bpf_link *links[32];
 	int nlinks;
 	char hooks[1024]; /* space-separated hooks attached, for runs.hooks */

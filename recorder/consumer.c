@@ -35,6 +35,7 @@
 #include "flow_table.h"
 #include "consumer.h"
 #include "processes.h"
+#include "policy_maps.h"
 #include "timefmt.h"
 #include "flowrec.skel.h"
 
@@ -70,6 +71,7 @@ struct fr_consumer {
 	struct fr_pcap_store *store;
 	struct fr_dns_tracker *dns;
 	struct fr_processes *procs;
+	struct fr_policy_maps *policy;
 	/* Flows whose end is written but which stay findable for one more cycle: a packet
 	 * captured just before the end may be read just after it. */
 	struct fr_uflow **ended;
@@ -123,10 +125,20 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 						     now->wire_raddr, uf->owner.pid, op.start_ns);
 		op.rname = rname ? strdup(rname) : NULL;
 		op.parent_flow_id = uf->parent_id;
+		if (now->rule) {
+			const char *rule = fr_policy_maps_rule_name(c->policy, now->rule);
+
+			op.rule_name = rule ? strdup(rule) : NULL;
+		}
 		uf->inserted = true;
 	}
 	fr_db_writer_push(c->w, &op);
 	uf->last = *now;
+}
+
+void fr_consumer_set_policy(struct fr_consumer *c, struct fr_policy_maps *pm)
+{
+	c->policy = pm;
 }
 
 static struct fr_uflow *flow_new(struct fr_consumer *c, const struct fr_flow_key *key,

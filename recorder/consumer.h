@@ -17,6 +17,9 @@ struct fr_consumer *fr_consumer_new(struct fr_bpf *b, struct fr_db_writer *w, in
  * dns may be NULL. */
 int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struct fr_pcap_store *store,
 			    struct fr_dns_tracker *dns);
+struct fr_policy_maps;
+/* Name the rules of flows' verdicts after this policy (NULL: none). */
+void fr_consumer_set_policy(struct fr_consumer *c, struct fr_policy_maps *pm);
 /* The flow a captured packet belongs to, created from the BPF map if no event told of it
  * yet; NULL if it is unknown. */
 struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_flow_key *k);

@@ -33,7 +33,7 @@
 enum {
 	ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS,
 	ST_SEGMENT_INSERT, ST_SEGMENT_UPDATE, ST_SEGMENT_DELETE_FLOWS, ST_SEGMENT_DELETE_CHUNKS,
-	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_SOCKET_EVENT, ST_MAX
+	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_SOCKET_EVENT, ST_POLICY_RULE, ST_POLICY_REPLACED, ST_POLICY_HITS, ST_MAX
 };
 
 static const char *const stmt_sql[ST_MAX] = {
@@ -41,13 +41,14 @@ static const char *const stmt_sql[ST_MAX] = {
 		"INSERT INTO flows(id, run_id, start_ns, last_ns, end_ns, pid, tid, comm, uid, "
 		"cgroup_id, netns, proc_start_ns, proto, family, direction, laddr, lport, raddr, "
 		"rport, bytes_out, bytes_in, packets_out, packets_in, socket_cookie, packets_captured, "
-		"rname, orig_raddr, orig_rport, parent_flow_id, end_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,"
-		"?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
-		"CASE WHEN ?5 IS NULL THEN NULL ELSE 'closed' END)",
+		"rname, orig_raddr, orig_rport, parent_flow_id, verdict, rule, end_reason) VALUES (?1,?2,"
+		"?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
+		"?26,?27,?28,?29,?30,?31,CASE WHEN ?5 IS NULL THEN NULL WHEN ?30 = 'deny' THEN 'denied' "
+		"ELSE 'closed' END)",
 	[ST_FLOW_COUNTERS] =
 		"UPDATE flows SET last_ns=?2, end_ns=?3, bytes_out=?4, bytes_in=?5, packets_out=?6, "
 		"packets_in=?7, packets_captured=?8, end_reason=CASE WHEN ?3 IS NULL THEN NULL "
-		"ELSE 'closed' END WHERE id=?1",
+		"WHEN verdict = 'deny' THEN 'denied' ELSE 'closed' END WHERE id=?1",
 	[ST_FLOW_OWNER] = "UPDATE flows SET pid=?2, tid=?3, comm=?4, uid=?5, cgroup_id=?6, "
 			  "proc_start_ns=?7 WHERE id=?1",
 	[ST_PROCESS] = "INSERT OR IGNORE INTO processes(pid, start_ns, ppid, comm, exe, cmdline, "
@@ -76,6 +77,11 @@ static const char *const stmt_sql[ST_MAX] = {
 		"proc_start_ns, netns, event, fd, family, type, protocol, laddr, lport, raddr, rport, "
 		"backlog, level, optname, ret, socket_cookie, flow_id, kern) VALUES (?1,?2,?3,?4,?5,?6,"
 		"?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)",
+	[ST_POLICY_RULE] = "INSERT OR REPLACE INTO policy_rules(run_id, version, position, line, name, "
+			   "action, what, rule, file, loaded_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+	[ST_POLICY_REPLACED] = "UPDATE policy_rules SET replaced_ns=?3 WHERE run_id=?1 AND version=?2 "
+			       "AND replaced_ns IS NULL",
+	[ST_POLICY_HITS] = "UPDATE policy_rules SET hits=?4 WHERE run_id=?1 AND version=?2 AND position=?3",
 };
 
 struct fr_db_writer {
@@ -266,13 +272,63 @@ static void apply_socket_event(struct fr_db_writer *w, struct fr_op *op)
 	step(w, st);
 }
 
+/* A policy version's rules (the previous version replaced at the same time), or its hit
+ * counts. */
+static void apply_policy(struct fr_db_writer *w, const struct fr_op *op)
+{
+	sqlite3_stmt *st;
+
+	if (op->type == FR_OP_POLICY_HITS) {
+		st = w->st[ST_POLICY_HITS];
+		for (int i = 0; i < op->policy_nrules; i++) {
+			sqlite3_bind_int64(st, 1, w->run_id);
+			sqlite3_bind_int(st, 2, op->policy_version);
+			sqlite3_bind_int(st, 3, i + 1);
+			sqlite3_bind_int64(st, 4, (int64_t)op->policy_hits[i]);
+			step(w, st);
+		}
+		return;
+	}
+	st = w->st[ST_POLICY_REPLACED];
+	sqlite3_bind_int64(st, 1, w->run_id);
+	sqlite3_bind_int(st, 2, op->policy_version - 1);
+	sqlite3_bind_int64(st, 3, op->start_ns);
+	step(w, st);
+	st = w->st[ST_POLICY_RULE];
+	for (int i = 0; i < op->policy_nrules; i++) {
+		const struct fr_policy_rule *r = &op->policy_rules[i];
+
+		sqlite3_bind_int64(st, 1, w->run_id);
+		sqlite3_bind_int(st, 2, op->policy_version);
+		sqlite3_bind_int(st, 3, i + 1);
+		sqlite3_bind_int(st, 4, r->line);
+		sqlite3_bind_text(st, 5, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, fr_policy_action_name(r->action), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, fr_policy_what_name(r->what), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, r->text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, op->policy_file ? op->policy_file : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 10, op->start_ns);
+		step(w, st);
+	}
+}
+
 /* The heap strings an op of its type carries (the union holds other things otherwise). */
 static void op_free(struct fr_op *op)
 {
 	switch (op->type) {
 	case FR_OP_FLOW_INSERT:
 		free(op->rname);
-		op->rname = NULL;
+		free(op->rule_name);
+		op->rname = op->rule_name = NULL;
+		break;
+	case FR_OP_POLICY_LOAD:
+	case FR_OP_POLICY_HITS:
+		free(op->policy_rules);
+		free(op->policy_file);
+		free(op->policy_hits);
+		op->policy_rules = NULL;
+		op->policy_file = NULL;
+		op->policy_hits = NULL;
 		break;
 	case FR_OP_PROCESS:
 		free(op->exe);
@@ -343,6 +399,12 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 25, (int64_t)op->captured);
 		bind_text_or_null(st, 26, op->rname);
 		bind_int_or_null(st, 29, op->parent_flow_id, op->parent_flow_id);
+		if (op->flow.verdict)
+			sqlite3_bind_text(st, 30, op->flow.verdict == FR_VERDICT_DENY ? "deny" : "audit", -1,
+					  SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 30);
+		bind_text_or_null(st, 31, op->rule_name);
 		break;
 	}
 	case FR_OP_FLOW_COUNTERS:
@@ -455,6 +517,11 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 	case FR_OP_SOCKET_EVENT:
 		/* after the FR_OP_PROCESS pushed before it: the process row exists */
 		apply_socket_event(w, op);
+		return;
+	case FR_OP_POLICY_LOAD:
+	case FR_OP_POLICY_HITS:
+		apply_policy(w, op);
+		op_free(op);
 		return;
 	default:
 		apply_pcap(w, op);

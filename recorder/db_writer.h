@@ -5,6 +5,7 @@
 #define FR_DB_WRITER_H
 
 #include "recorder.h"
+#include "policy.h"
 
 enum fr_op_type {
 	FR_OP_FLOW_INSERT = 1,
@@ -18,6 +19,8 @@ enum fr_op_type {
 	FR_OP_CHUNK,
 	FR_OP_DNS,
 	FR_OP_SOCKET_EVENT,
+	FR_OP_POLICY_LOAD,
+	FR_OP_POLICY_HITS,
 };
 
 /* A flow with packets in a pcap chunk. */
@@ -41,6 +44,7 @@ struct fr_op {
 			uint64_t captured;           /* packets_captured */
 			char *rname;                 /* FR_OP_FLOW_INSERT: heap string or NULL */
 			int64_t parent_flow_id;      /* FR_OP_FLOW_INSERT: an MPTCP subflow's connection */
+			char *rule_name;             /* FR_OP_FLOW_INSERT: the verdict's rule, heap or NULL */
 		};
 		/* FR_OP_SOCKET_EVENT: start_ns = the call's return, id = the caller, flow_id 0: none */
 		struct fr_sock_event sock;
@@ -59,6 +63,13 @@ struct fr_op {
 			uint32_t nchunk_flows;
 			bool closes_fd; /* FR_OP_SEGMENT_UPDATE: fsync and close fd first */
 			int fd;
+		};
+		struct { /* FR_OP_POLICY_*: start_ns = when the version came into force */
+			int policy_version;
+			int policy_nrules;
+			struct fr_policy_rule *policy_rules; /* LOAD: heap copy the writer frees */
+			char *policy_file;                   /* LOAD: heap */
+			uint64_t *policy_hits;               /* HITS: heap, nrules counters */
 		};
 		struct { /* FR_OP_DNS: start_ns = query time, last_ns = response time (0: none), id = owner */
 			char *qname, *answers;       /* heap strings or NULL */

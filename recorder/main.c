@@ -31,6 +31,7 @@
 #include "dns_tracker.h"
 #include "capture.h"
 #include "consumer.h"
+#include "policy_maps.h"
 #include "outfile.h"
 #include "db.h"
 #include "lockfile.h"
@@ -63,14 +64,15 @@ static const char doc[] =
 	"connect, accept, setsockopt, close) on an IPv4 or IPv6 socket; writes their packets (the first --snaplen bytes "
 	"from the IP header) to pcapng segments under DIR/pcap/, indexed in that database. Runs in "
 	"the foreground until SIGINT or SIGTERM, then flushes and exits 0 (--duration: stops by "
-	"itself); SIGHUP starts a new pcap segment. Query the result with flowq.\v"
+	"itself); SIGHUP starts a new pcap segment and re-reads --policy. Query the result with "
+	"flowq.\v"
 	"Exit status: 0 after a clean stop, 1 when the recorder cannot run (the reason is one "
 	"line on standard error), 2 for bad arguments.";
 
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
 	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
-	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE
+	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE, OPT_POLICY
 };
 
 static const struct argp_option options[] = {
@@ -108,6 +110,11 @@ static const struct argp_option options[] = {
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0,
 	  "The kernel's event ring buffer (default 4M; a power of two from 16K to 1G); socket calls "
 	  "get half that, packets that much per CPU. Events that find it full are lost and counted", 0 },
+	{ "policy", OPT_POLICY, "FILE", 0,
+	  "Enforce the rules in FILE (docs/policy.md): deny or audit connects, sends, binds and "
+	  "inbound connections of the recorded tasks, each verdict recorded on its flow. Only "
+	  "while the recorder runs; SIGHUP re-reads FILE (a broken one is refused and the rules "
+	  "in force stay)", 0 },
 	{ "verbose", 'v', NULL, 0,
 	  "More messages: -v adds details and libbpf's warnings (the verifier log of a failed "
 	  "load), -vv and -vvv libbpf's info and debug messages", 0 },
@@ -255,6 +262,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->buffer_bytes = (uint32_t)v;
 		break;
 	}
+	case OPT_POLICY:
+		o->policy_path = arg;
+		break;
 	case OPT_MAX_DISK:
 		if (parse_size(arg, &o->capture.max_disk) || o->capture.max_disk == 0)
 			usage_error("invalid --max-disk '%s': expected a size, like 10G", arg);
@@ -350,7 +360,7 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 {
 	static const char sql[] =
 		"INSERT INTO runs(start_ns, heartbeat_ns, hostname, kernel, version, options, cgroup, hooks, "
-		"snaplen, features) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+		"snaplen, features, policy) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 	char features[512];
 	sqlite3_stmt *st = NULL;
 	struct utsname u;
@@ -368,6 +378,10 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 	sqlite3_bind_text(st, 7, b->hooks, -1, SQLITE_STATIC);
 	fr_kernel_features(&b->kernel, o->socket_events, features, sizeof(features));
 	sqlite3_bind_text(st, 9, features, -1, SQLITE_STATIC);
+	if (o->policy_path)
+		sqlite3_bind_text(st, 10, o->policy_path, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
 	if (o->capture.enabled)
 		sqlite3_bind_int64(st, 8, o->capture.snaplen);
 	else
@@ -463,6 +477,7 @@ int main(int argc, char **argv)
 	struct fr_pcap_store *store = NULL;
 	struct fr_capture *capture = NULL;
 	struct fr_dns_tracker *dns = NULL;
+	struct fr_policy_maps *policy = NULL;
 	struct fr_idset cgroup_ids = {};
 	struct fr_bpf bpf = { .cgroup_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -489,6 +504,9 @@ int main(int argc, char **argv)
 	if (o.capture.max_disk && o.capture.segment_bytes > o.capture.max_disk / 4)
 		o.capture.segment_bytes = o.capture.max_disk / 4 > 4096 ? o.capture.max_disk / 4 : 4096;
 	if (fr_bpf_load(&bpf, &o))
+		goto cleanup;
+	/* In force before any hook is attached. */
+	if (o.policy_path && !(policy = fr_policy_maps_new(&bpf, o.policy_path)))
 		goto cleanup;
 	if (prepare_data_dir(o.data_dir, db_path, sizeof(db_path)))
 		goto cleanup;
@@ -526,6 +544,7 @@ int main(int argc, char **argv)
 	consumer = fr_consumer_new(&bpf, writer, next_flow_id);
 	if (!consumer)
 		goto cleanup;
+	fr_consumer_set_policy(consumer, policy);
 	/* The packet perf buffer carries DNS even without capture. */
 	if (store)
 		fr_pcap_store_set_writer(store, writer);
@@ -552,14 +571,20 @@ int main(int argc, char **argv)
 
 		if (fr_consumer_poll(consumer, 50))
 			break;
-		if (rotate_requested && store) {
+		if (rotate_requested) {
 			rotate_requested = 0;
-			fr_pcap_store_rotate(store);
-			fr_info("SIGHUP: pcap segment closed, a new one starts with the next packet");
+			if (store) {
+				fr_pcap_store_rotate(store);
+				fr_info("SIGHUP: pcap segment closed, a new one starts with the next packet");
+			}
+			if (policy)
+				fr_policy_maps_reload(policy);
 		}
 		now = fr_now_ns();
 		if (now >= next_flush) {
 			fr_consumer_flush(consumer);
+			if (policy)
+				fr_policy_maps_flush(policy, writer);
 			next_flush = now + flush_ns;
 		}
 		if (o.duration_s > 0 && now - start >= (int64_t)(o.duration_s * 1e9))
@@ -568,6 +593,8 @@ int main(int argc, char **argv)
 	fr_consumer_poll(consumer, 0);
 	fr_consumer_poll(consumer, 0); /* the second cycle makes the first one's ends final */
 	fr_consumer_flush(consumer);
+	if (policy)
+		fr_policy_maps_flush(policy, writer);
 	ret = 0;
 cleanup:
 	fr_bpf_detach(&bpf); /* no more packets or events from here on */
@@ -583,6 +610,7 @@ cleanup:
 		run_end(db, run_id);
 	fr_capture_free(capture);
 	fr_consumer_free(consumer);
+	fr_policy_maps_free(policy);
 	fr_bpf_destroy(&bpf);
 	if (o.ready_file && run_id > 0)
 		unlink(o.ready_file);

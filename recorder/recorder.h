@@ -40,6 +40,7 @@ struct fr_options {
 	bool socket_events;     /* socket_events rows (--socket-events) */
 	uint32_t compat_mask;   /* FR_KF_* left out (--kernel-compat) */
 	uint32_t buffer_bytes;  /* the event ring buffer; the others scale from it (--buffer-size) */
+	const char *policy_path; /* --policy FILE, or NULL */
 };
 
 #endif

@@ -28,8 +28,16 @@ known, and writes "pid" to --pidfile so the test knows which process to expect.
   udp-numbered ADDR PORT COUNT INTERVAL LOG
       send COUNT datagrams "seq=000001 ..." INTERVAL seconds apart from one connected socket;
       LOG gets "seq epoch_ns_before epoch_ns_after" per datagram
+  attempt KIND ADDR PORT [--src ADDR] [--uid N]
+      one try, printing its outcome: "ok", an errno name (EPERM) or "timeout" (2 s). KIND:
+      tcp (connect, send 10 bytes), udp-sendto (two 12-byte datagrams), udp-connect (connect,
+      one 12-byte datagram), bind-tcp (bind ADDR PORT, as uid N if given)
+  policy-server ADDR TCPPORTS UDPPORT LOG
+      accept on every port of the comma-separated TCPPORTS (reading each connection to EOF)
+      and receive on UDPPORT; LOG gets "tcp PORT PEER BYTES" / "udp PORT PEER BYTES" lines
 """
 import argparse
+import errno
 import ctypes
 import os
 import socket
@@ -243,6 +251,86 @@ def icmp_echo(a):
     print(got, flush=True)
 
 
+def attempt(a):
+    fam = family_of(a.addr)
+    try:
+        if a.uid is not None:
+            os.setresuid(a.uid, a.uid, a.uid)
+        if a.kind == "tcp":
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(2)
+            if a.src:
+                s.bind((a.src, 0))
+            s.connect((a.addr, a.port))
+            s.sendall(b"x" * 10)
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1)
+        elif a.kind == "udp-sendto":
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            if a.src:
+                s.bind((a.src, 0))
+            for _ in range(2):
+                s.sendto(b"q" * 12, (a.addr, a.port))
+        elif a.kind == "udp-connect":
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.connect((a.addr, a.port))
+            s.send(b"q" * 12)
+        elif a.kind == "bind-tcp":
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.bind((a.addr, a.port))
+        s.close()
+        print("ok", flush=True)
+    except TimeoutError:
+        print("timeout", flush=True)
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)), flush=True)
+
+
+def policy_server(a):
+    import selectors
+    sel = selectors.DefaultSelector()
+    fam = family_of(a.addr)
+    log = open(a.log, "a", buffering=1)
+    for port in (int(x) for x in a.tcpports.split(",")):
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        ls.bind((a.addr, port))
+        ls.listen(16)
+        sel.register(ls, selectors.EVENT_READ, ("listen", port))
+    us = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:
+        us.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    us.bind((a.addr, a.udpport))
+    sel.register(us, selectors.EVENT_READ, ("udp", a.udpport))
+    if a.ready:
+        open(a.ready, "w").close()
+    counts = {}
+
+    def v4(addr):  # a dual-stack socket shows v4 peers as ::ffff:a.b.c.d
+        return addr[7:] if addr.startswith("::ffff:") else addr
+
+    while True:
+        for key, _ in sel.select():
+            kind, port = key.data[0], key.data[1]
+            if kind == "listen":
+                c, _ = key.fileobj.accept()
+                sel.register(c, selectors.EVENT_READ, ("conn", port, v4(c.getpeername()[0])))
+                counts[c] = 0
+            elif kind == "conn":
+                d = key.fileobj.recv(65536)
+                if d:
+                    counts[key.fileobj] += len(d)
+                    continue
+                log.write(f"tcp {port} {key.data[2]} {counts.pop(key.fileobj)}\n")
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+            else:
+                d, peer = key.fileobj.recvfrom(65536)
+                log.write(f"udp {port} {v4(peer[0])} {len(d)}\n")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--comm")
@@ -286,6 +374,13 @@ def main():
     m = sub.add_parser("udp-numbered")
     m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("count", type=int)
     m.add_argument("interval", type=float); m.add_argument("log")
+    m = sub.add_parser("attempt")
+    m.add_argument("kind", choices=("tcp", "udp-sendto", "udp-connect", "bind-tcp"))
+    m.add_argument("addr"); m.add_argument("port", type=int)
+    m.add_argument("--src"); m.add_argument("--uid", type=int)
+    m = sub.add_parser("policy-server")
+    m.add_argument("addr"); m.add_argument("tcpports"); m.add_argument("udpport", type=int)
+    m.add_argument("log")
     a = p.parse_args()
 
     set_comm(a.comm or a.mode[:15])
@@ -294,7 +389,8 @@ def main():
      "udp-echo": lambda a: udp_server(a, True), "udp-sink": lambda a: udp_server(a, False),
      "udp-connected": udp_connected, "udp-unconnected": udp_unconnected,
      "hold": hold, "udp-numbered": udp_numbered, "dns-delayed": dns_delayed,
-     "resolve-connect": resolve_connect, "udp-send": udp_send, "icmp-echo": icmp_echo}[a.mode](a)
+     "resolve-connect": resolve_connect, "udp-send": udp_send, "icmp-echo": icmp_echo,
+     "attempt": attempt, "policy-server": policy_server}[a.mode](a)
 
 
 if __name__ == "__main__":
