@@ -19,6 +19,7 @@ enum flows_filter_id {
 	FILTER_PORT,
 	FILTER_PROTO,
 	FILTER_CONTAINER,
+	FILTER_VERDICT,
 	FILTER_COUNT
 };
 
@@ -36,12 +37,14 @@ static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 			       " AND p.start_ns = flows.proc_start_ns"
 			       " AND substr(p.container, 1, length(:container)) = :container)",
 			       ":container" },
+	[FILTER_VERDICT] = { "CASE :verdict WHEN 'any' THEN verdict IS NOT NULL ELSE verdict = :verdict END",
+			     ":verdict" },
 };
 
 static const struct flowq_filter_query flows_query = {
 	.select = "SELECT id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family,"
 		  " direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out,"
-		  " packets_in, packets_captured, parent_flow_id, end_reason FROM flows",
+		  " packets_in, packets_captured, parent_flow_id, end_reason, verdict, rule FROM flows",
 	.filters = flows_filters,
 	.count = FILTER_COUNT,
 	.order = " ORDER BY start_ns, id",
@@ -66,6 +69,7 @@ enum {
 	OPT_PORT,
 	OPT_PROTO,
 	OPT_CONTAINER,
+	OPT_VERDICT,
 };
 
 static const struct argp_option flows_options[] = {
@@ -85,6 +89,9 @@ static const struct argp_option flows_options[] = {
 	{ "container", OPT_CONTAINER, "ID", 0,
 	  "Only flows whose owning process ran in container ID (processes.container: the full "
 	  "hex id or a prefix of it, such as Docker's 12-character short id)", 0 },
+	{ "verdict", OPT_VERDICT, "V", 0,
+	  "Only attempts a --policy rule decided: deny (refused), audit (allowed, would have been "
+	  "denied) or any (either)", 0 },
 	{ 0 }
 };
 
@@ -93,9 +100,11 @@ static const char flows_doc[] =
 	"\v"
 	"Columns: id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family, "
 	"direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out, "
-	"packets_in, packets_captured, parent_flow_id, end_reason. end_ns is null while the flow "
-	"is open; end_reason says how it ended: closed, recorder-stop (open when the recorder "
-	"stopped) or crash (its run crashed); "
+	"packets_in, packets_captured, parent_flow_id, end_reason, verdict, rule. end_ns is null "
+	"while the flow is open; end_reason says how it ended: closed, recorder-stop (open when "
+	"the recorder stopped), crash (its run crashed) or denied (a policy refused it); verdict "
+	"is deny or audit when a --policy rule (named in rule) decided the attempt, null when it "
+	"was allowed; "
 	"family is 4 or 6; direction is 'out' (this host connected or sent first) or 'in'. An "
 	"'mptcp' flow is an MPTCP connection; its TCP subflows name it in parent_flow_id. ICMP "
 	"flows have the echo identifier as lport and 0 as rport. rname is the name whose "
@@ -155,6 +164,11 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 		args->filters[FILTER_CONTAINER] = flowq_filter_text(args->container);
 		break;
 	}
+	case OPT_VERDICT:
+		if (strcmp(arg, "deny") && strcmp(arg, "audit") && strcmp(arg, "any"))
+			flowq_usage_error("invalid --verdict '%s': expected deny, audit or any", arg);
+		args->filters[FILTER_VERDICT] = flowq_filter_text(arg);
+		break;
 	case ARGP_KEY_ARG:
 		flowq_usage_error("flows takes options only, no arguments ('%s' given; see flowq flows --help)",
 				  arg);

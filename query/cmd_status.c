@@ -8,6 +8,7 @@
  */
 #include "query.h"
 #include "lockfile.h"
+#include "textsafe.h"
 
 #include <libgen.h>
 
@@ -28,13 +29,24 @@
 	" WHEN :live = -1 AND id = (SELECT max(id) FROM runs) THEN 'unknown'" \
 	" ELSE 'crashed' END AS state, heartbeat_ns," \
 	" hostname, kernel, cgroup, hooks, features, lost_events, ringbuf_full, flows_full, owners_full," \
-	" unowned_packets"
+	" unowned_packets, policy," POLICY_COLUMNS
+/* The policy a run had in force last: the rules of its highest version, and their hits. */
+#define POLICY_VERSION "(SELECT max(version) FROM policy_rules v WHERE v.run_id = runs.id)"
+#define POLICY_COLUMNS \
+	" (SELECT count(*) FROM policy_rules r WHERE r.run_id = runs.id AND r.version = " POLICY_VERSION \
+	") AS policy_rules," \
+	" (SELECT sum(hits) FROM policy_rules r WHERE r.run_id = runs.id AND r.version = " POLICY_VERSION \
+	") AS policy_hits"
 #define DATABASE_COLUMNS \
 	":db_bytes AS db_bytes, (SELECT count(*) FROM flows) AS flows," \
 	" (SELECT count(*) FROM processes) AS processes"
 
 static const char runs_sql[] = RUN_COLUMNS " FROM runs ORDER BY id";
 static const char database_sql[] = "SELECT " DATABASE_COLUMNS;
+/* The table format's one-line summary of the newest run's policy. */
+static const char policy_sql[] =
+	"SELECT policy, " POLICY_COLUMNS ", " POLICY_VERSION ", end_ns IS NULL FROM runs"
+	" WHERE id = (SELECT max(id) FROM runs)";
 static const char runs_with_database_sql[] = RUN_COLUMNS ", " DATABASE_COLUMNS " FROM runs ORDER BY id";
 
 struct status_args {
@@ -139,6 +151,38 @@ cleanup:
 	return status;
 }
 
+/* "policy: FILE: N rules, H hits (version V, in force)" for the newest run; "none" when it had
+ * no --policy. Nothing when there are no runs. */
+static int print_policy_line(sqlite3 *db, int64_t live)
+{
+	sqlite3_stmt *st = NULL;
+	int status = -1, rc;
+
+	if (sqlite3_prepare_v2(db, policy_sql, -1, &st, NULL) != SQLITE_OK)
+		goto sql_error;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		printf("\npolicy: none\n");
+	} else if (rc == SQLITE_ROW) {
+		char file[PATH_MAX];
+
+		printf("\npolicy: %s: %lld rules, %lld hits (version %lld, %s)\n",
+		       fr_term_safe_str((const char *)sqlite3_column_text(st, 0), file, sizeof(file)),
+		       (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
+		       (long long)sqlite3_column_int64(st, 3),
+		       live == 1 && sqlite3_column_int(st, 4) ? "in force" : "not in force: its run is over");
+	} else if (rc != SQLITE_DONE) {
+		goto sql_error;
+	}
+	status = 0;
+	goto cleanup;
+sql_error:
+	fprintf(stderr, "flowq: SQL error: %s\n", sqlite3_errmsg(db));
+cleanup:
+	sqlite3_finalize(st);
+	return status;
+}
+
 int cmd_status(int argc, char **argv, struct flowq_globals *globals)
 {
 	struct status_args args = { .globals = globals };
@@ -166,7 +210,8 @@ int cmd_status(int argc, char **argv, struct flowq_globals *globals)
 	live = live > 0 ? 1 : live;
 
 	if (output->format == FR_FMT_TABLE) {
-		if (print_result(db, "runs:", runs_sql, live, db_bytes, output))
+		if (print_result(db, "runs:", runs_sql, live, db_bytes, output) ||
+		    print_policy_line(db, live))
 			goto cleanup;
 		putchar('\n');
 		if (print_result(db, "database:", database_sql, live, db_bytes, output))

@@ -68,6 +68,18 @@ check() {
 	if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: expected '$2', got '$3'"; fi
 }
 
+# expect_error RC PATTERN CMD...: CMD exits RC with one line on stderr, matching PATTERN
+expect_error() {
+	local rc=$1 pat=$2; shift 2
+	"$@" > /dev/null 2> "$T/err"
+	local got=$?
+	if [ $got -eq "$rc" ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
+		ok "error ($rc, '$pat'): ${*: -3}"
+	else
+		fail "expected exit $rc and one line matching '$pat' from ${*: -3}; got $got: $(cat "$T/err")"
+	fi
+}
+
 # check_range DESCRIPTION LOW HIGH ACTUAL (integers, inclusive)
 check_range() {
 	if [[ "$4" =~ ^[0-9]+$ ]] && [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then

@@ -74,16 +74,6 @@ check "table: an endless query prints as it runs (header and 1001 rows before he
 	"$(timeout 20 "$FLOWQ" --db "$DB" sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n" | head -1002 | wc -l)"
 
 # --- flowq errors: one line, non-zero -----------------------------------------------------
-expect_error() { # expect_error RC PATTERN CMD...
-	local rc=$1 pat=$2; shift 2
-	"$@" > /dev/null 2> "$T/err"
-	local got=$?
-	if [ $got -eq "$rc" ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
-		ok "error ($rc, '$pat'): ${*: -3}"
-	else
-		fail "expected exit $rc and one line matching '$pat' from ${*: -3}; got $got: $(cat "$T/err")"
-	fi
-}
 expect_error 2 "invalid time 'yesterday'" fq flows --since yesterday
 expect_error 2 "invalid time" fq flows --until 2026-13-01
 expect_error 2 "port" fq flows --port abc

@@ -107,16 +107,6 @@ IFS=$'\t' read -r PARSED NSERIES NOTHER LEGEND POINTS PEAKS < <(read_svg "$T/emp
 check "a window without traffic: a valid, empty plot" "xml 0 0" "$PARSED $NSERIES $NOTHER"
 
 # --- errors: one line, exit 2 for the command line, 1 at run time -----------------------------
-expect_error() { # expect_error RC PATTERN CMD...
-	local rc=$1 pat=$2; shift 2
-	"$@" > /dev/null 2> "$T/err"
-	local got=$?
-	if [ $got -eq "$rc" ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q -- "^flowq: .*$pat" "$T/err"; then
-		ok "error ($rc, '$pat'): ${*: -3}"
-	else
-		fail "expected exit $rc and one line matching '$pat' from ${*: -3}; got $got: $(cat "$T/err")"
-	fi
-}
 expect_error 2 "invalid --by 'pid'" fq plot --by pid -o "$T/x.svg"
 expect_error 2 "invalid --top '0'" fq plot --top 0 -o "$T/x.svg"
 expect_error 2 "needs -o FILE" fq plot --top 2

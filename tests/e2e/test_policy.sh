@@ -124,10 +124,17 @@ check "hits: the denied sendto (the first datagram fails) and the denied UDP con
 check "flowq flows --verdict deny" 9 "$("$FLOWQ" --data "$DATA" flows --verdict deny --format csv | tail -n +2 | wc -l)"
 check "flowq flows --verdict audit" fr-audited \
 	"$("$FLOWQ" --data "$DATA" flows --verdict audit --format json | jq -r '.[0].comm')"
-check "denied report: the rules" "no-https" \
-	"$("$FLOWQ" --data "$DATA" report denied --format json | jq -r '[.[] | select(.rule == "no-https")][0].rule')"
+check "denied report: each attempt, its kind, rule and task, oldest first" \
+	"deny/no-https/connect/fr-curl audit/watch-8080/connect/fr-audited deny/line 4/connect/fr-dig deny/line 4/connect/fr-udpc deny/no-v6/connect/fr-v6 deny/no-python/connect/fr-py deny/no-sub/connect/fr-sub deny/no-bind-range/bind/fr-bind deny/no-ssh-from-1/accept/fr-server deny/no-udp-from-1/accept/fr-server" \
+	"$("$FLOWQ" --data "$DATA" report denied --format json | jq -r '[.[] | "\(.verdict)/\(.rule)/\(.what)/\(.comm)"] | join(" ")')"
+check "denied report: the rule as written" "deny connect dst 10.77.0.2 port 443 proto tcp comm fr-curl name no-https" \
+	"$("$FLOWQ" --data "$DATA" report denied --format json | jq -r '.[0].rule_text')"
+check "flowq flows --verdict any: denied and audited" 10 \
+	"$("$FLOWQ" --data "$DATA" flows --verdict any --format csv | tail -n +2 | wc -l)"
+expect_error 2 "invalid --verdict 'maybe'" "$FLOWQ" --data "$DATA" flows --verdict maybe
 "$FLOWQ" --data "$DATA" status > "$T/status"
-check "flowq status shows the policy" 1 "$(grep -c "policy: $T/policy: 10 rules" "$T/status")"
+check "flowq status shows the policy in force" 1 \
+	"$(grep -cxF "policy: $T/policy: 10 rules, $(q "SELECT sum(hits) FROM policy_rules") hits (version 1, in force)" "$T/status")"
 
 # SIGHUP: a changed file comes into force; a broken one is refused, the rules stay.
 sed -i '/no-https/d' "$T/policy"
