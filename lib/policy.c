@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/stat.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <pwd.h>
@@ -254,6 +255,35 @@ static int check_path(const struct parser *ps, const char *key, const char *valu
 	return 0;
 }
 
+/* The device number the kernel gives the superblock of the mount that holds path: what a
+ * program reads as inode->i_sb->s_dev, packed the kernel's way (12 bits of major over 20 of
+ * minor). stat's st_dev can differ: overlayfs over more than one filesystem and btrfs
+ * subvolumes report another device for a file than its superblock's. /proc/self/mountinfo
+ * prints each mount's superblock device; statx names the mount. Falls back to st_dev. */
+static uint32_t superblock_dev(const char *path, const struct stat *st)
+{
+	struct statx stx;
+	unsigned int ma = major(st->st_dev), mi = minor(st->st_dev);
+	char line[4096];
+	FILE *f;
+
+	if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID) &&
+	    (f = fopen("/proc/self/mountinfo", "re"))) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long id;
+			unsigned int lma, lmi;
+
+			if (sscanf(line, "%llu %*u %u:%u", &id, &lma, &lmi) == 3 && id == stx.stx_mnt_id) {
+				ma = lma;
+				mi = lmi;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	return (uint32_t)((ma << 20) | mi);
+}
+
 static int parse_exe(const struct parser *ps, const char *value, struct fr_policy_rule *r)
 {
 	struct stat st;
@@ -263,10 +293,8 @@ static int parse_exe(const struct parser *ps, const char *value, struct fr_polic
 	if (!S_ISREG(st.st_mode))
 		return rule_error(ps, "exe %s: not a regular file", value);
 	r->has_exe = true;
-	/* The kernel's dev_t (sb->s_dev) packs 12 bits of major over 20 of minor, unlike the
-	 * st_dev that glibc hands out. */
-	r->exe_dev = (uint32_t)((major(st.st_dev) << 20) | minor(st.st_dev));
-	r->exe_ino = st.st_ino;
+	r->exe_dev = superblock_dev(value, &st);
+	r->exe_ino = st.st_ino; /* i_ino: overlayfs gives a file its real inode's number */
 	return 0;
 }
 
@@ -586,6 +614,30 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+static bool same_rule(const struct fr_policy_rule *a, const struct fr_policy_rule *b)
+{
+	return a->line == b->line && a->action == b->action && a->what == b->what &&
+	       a->family == b->family && a->prefixlen == b->prefixlen &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr)) && a->has_port == b->has_port &&
+	       a->port_lo == b->port_lo && a->port_hi == b->port_hi && a->proto == b->proto &&
+	       a->has_uid == b->has_uid && a->uid == b->uid && !memcmp(a->comm, b->comm, sizeof(a->comm)) &&
+	       a->has_exe == b->has_exe && !strcmp(a->exe, b->exe) && a->exe_dev == b->exe_dev &&
+	       a->exe_ino == b->exe_ino && a->has_cgroup == b->has_cgroup &&
+	       !strcmp(a->cgroup, b->cgroup) && a->cgroup_id == b->cgroup_id &&
+	       !strcmp(a->name, b->name) && !strcmp(a->text, b->text);
+}
+
+bool fr_policy_same(const struct fr_policy *a, const struct fr_policy *b)
+{
+	if (a->nrules != b->nrules || strcmp(a->path, b->path))
+		return false;
+	for (int i = 0; i < a->nrules; i++) {
+		if (!same_rule(&a->rules[i], &b->rules[i]))
+			return false;
+	}
+	return true;
 }
 
 void fr_policy_free(struct fr_policy *p)

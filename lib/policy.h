@@ -57,6 +57,10 @@ int fr_policy_parse_text(const char *path, const char *text, struct fr_policy *p
 
 void fr_policy_free(struct fr_policy *p);
 
+/* Whether a and b are the same rules, down to the files and cgroups they resolved to and the
+ * lines they are on: a reload of a policy that is the same changes nothing. */
+bool fr_policy_same(const struct fr_policy *a, const struct fr_policy *b);
+
 /* The map entries of a policy, for one generation. Keys are fully written (padding zero);
  * every value is a bitmap of rule indexes. */
 enum fr_policy_map {

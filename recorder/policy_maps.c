@@ -167,6 +167,11 @@ int fr_policy_maps_reload(struct fr_policy_maps *pm)
 		fr_log(0, "SIGHUP: %s; the policy in force stays", err);
 		goto fail;
 	}
+	if (fr_policy_same(&p, &pm->pol[old])) {
+		fr_info("SIGHUP: policy %s unchanged: its %d rules stay in force (version %d)", pm->path,
+			n, pm->version[old]);
+		goto unchanged;
+	}
 	hits_read(pm, old, n, hits);
 	if (install(pm, &p, err, sizeof(err))) {
 		fr_log(0, "SIGHUP: %s; the policy in force stays", err);
@@ -178,6 +183,10 @@ int fr_policy_maps_reload(struct fr_policy_maps *pm)
 	pm->final_version = pm->version[old];
 	fr_info("SIGHUP: policy %s reloaded: %d rules in force (version %d)", pm->path,
 		pm->pol[pm->gen].nrules, pm->version[pm->gen]);
+	return 0;
+unchanged:
+	free(hits);
+	fr_policy_free(&p);
 	return 0;
 fail:
 	free(hits);

@@ -136,7 +136,12 @@ expect_error 2 "invalid --verdict 'maybe'" "$FLOWQ" --data "$DATA" flows --verdi
 check "flowq status shows the policy in force" 1 \
 	"$(grep -cxF "policy: $T/policy: 10 rules, $(q "SELECT sum(hits) FROM policy_rules") hits (version 1, in force)" "$T/status")"
 
-# SIGHUP: a changed file comes into force; a broken one is refused, the rules stay.
+# SIGHUP: an unchanged file stays as it is; a changed one comes into force; a broken one is
+# refused, the rules stay.
+kill -HUP "$REC_PID"
+sleep 0.5
+check "SIGHUP of an unchanged file: the same version stays" 1 \
+	"$(grep -c "SIGHUP: policy $T/policy unchanged: its 10 rules stay in force (version 1)" "$T/recorder.log")"
 sed -i '/no-https/d' "$T/policy"
 kill -HUP "$REC_PID"
 sleep 0.5

@@ -941,6 +941,35 @@ static void test_names(void **state)
 	assert_string_equal(fr_policy_what_name(4), "?");
 }
 
+/* A reload compares what the files resolve to, not only their text. */
+static void test_same(void **state)
+{
+	static const char text[] = "deny connect dst 10.0.0.0/8 port 443 comm curl\n"
+				   "allow bind port 80 uid 0 name web\n";
+	struct fr_policy a, b;
+
+	(void)state;
+	parse_ok(text, &a);
+	parse_ok(text, &b);
+	assert_true(fr_policy_same(&a, &b));
+	b.rules[1].exe_ino = 1; /* as if the same path now named another file */
+	assert_false(fr_policy_same(&a, &b));
+	fr_policy_free(&b);
+	parse_ok("# a comment moves every rule down a line\n"
+		 "deny connect dst 10.0.0.0/8 port 443 comm curl\n"
+		 "allow bind port 80 uid 0 name web\n", &b);
+	assert_false(fr_policy_same(&a, &b));
+	fr_policy_free(&b);
+	parse_ok("deny connect dst 10.0.0.0/8 port 443 comm curl\n", &b);
+	assert_false(fr_policy_same(&a, &b));
+	fr_policy_free(&b);
+	parse_ok("deny   connect dst 10.0.0.0/8   port 443 comm curl # blanks and comments\n"
+		 "allow bind port 80 uid 0 name web\n", &b);
+	assert_true(fr_policy_same(&a, &b));
+	fr_policy_free(&a);
+	fr_policy_free(&b);
+}
+
 /* The entries of one small policy, each written out: the layout the BPF side reads. */
 static void test_exact_entries(void **state)
 {
@@ -1544,6 +1573,7 @@ int main(void)
 		cmocka_unit_test(test_text_cut),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_same),
 		cmocka_unit_test(test_exact_entries),
 		cmocka_unit_test(test_compile_stops),
 		cmocka_unit_test(test_first_match_wins),
