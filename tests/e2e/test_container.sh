@@ -58,7 +58,7 @@ for x in "$ID_D $PD cli-docker" "$ID_C $PC cli-containerd" "$ID_P $PP cli-podman
 		"$(fq --format jsonl flows --container "$1" | wc -l)"
 done
 check "flows --container: header keeps every column" \
-	"id,start_ns,last_ns,end_ns,pid,tid,comm,uid,netns,proto,family,direction,laddr,lport,raddr,rport,rname,bytes_out,bytes_in,packets_out,packets_in,packets_captured,parent_flow_id,end_reason" \
+	"id,start_ns,last_ns,end_ns,pid,tid,comm,uid,netns,proto,family,direction,laddr,lport,raddr,rport,rname,bytes_out,bytes_in,packets_out,packets_in,packets_captured,parent_flow_id,end_reason,verdict,rule" \
 	"$(fq --format csv flows --container "${ID_D:0:12}" | head -1 | tr -d '\r')"
 check "flows --container combines with other filters" 0 \
 	"$(fq --format jsonl flows --container "${ID_D:0:12}" --comm srv-ct | wc -l)"
