@@ -24,7 +24,9 @@ trap 'rm -rf /etc/netns/'$NS'; e2e_cleanup; exit $?' EXIT
 # The user's report directory is the test's own, and nothing in ~/.config is read.
 export XDG_CONFIG_HOME="$T/xdg"
 
-start_recorder
+# The unanswered attempt is audited: the denied report has a row to show.
+echo 'audit connect dst 10.66.0.2/32 port 9 name watch-noreply' > "$T/policy"
+start_recorder --policy "$T/policy"
 bg_ns $NS dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces \
 	--listen-address=127.0.0.1 --port=53 --user=root --pid-file="$T/dnsmasq.pid" \
 	--address=/a.test/10.53.0.1
@@ -185,6 +187,12 @@ check_range "recorder-health: some packets captured to disk (bytes)" 1 100000000
 	"$(rows recorder-health | jqs '.[0].pcap_bytes')"
 check "recorder-health --since in the future: no run" 0 "$(rows recorder-health --since @4102444800 | wc -l)"
 
+# --- denied: the audited attempt, with its task and rule -----------------------------------------
+check "denied: the audited unanswered attempt, its task and the rule as written" \
+	"audit watch-noreply connect $NOREPLY noreply 10.66.0.2 9 audit connect dst 10.66.0.2/32 port 9 name watch-noreply" \
+	"$(rows denied | fields '.[0]' verdict rule what pid comm raddr rport rule_text)"
+check "denied: that one row only" 1 "$(rows denied | wc -l)"
+
 # --- every shipped report in every format: same rows, times as RFC 3339 -------------------------
 for n in $SHIPPED; do
 	got=$(python3 - "$FLOWQ" "$DB" "$n" <<'EOF'
@@ -319,6 +327,6 @@ expect_error "a parameter of an unknown kind" 1 "kind 'number'" kind --reports-d
 fr --list --reports-dir "$T/mine" --format jsonl > "$T/list" 2> "$T/err"
 check "--list: one warning per broken report, which is not listed" "kind.sql misnamed.sql" \
 	"$(sed -n 's|^flowq: warning: .*/\([a-z]*\.sql\).*; not listed$|\1|p' "$T/err" | sort | tr '\n' ' ' | sed 's/ $//')"
-check "--list: the other reports still listed (shipped ones but the overridden top-talkers)" "9 attach params" \
+check "--list: the other reports still listed (shipped ones but the overridden top-talkers)" "10 attach params" \
 	"$(jq -rs --arg dir "$ROOT/schema/reports/" '[(map(select(.file | startswith($dir))) | length)] + map(select(.name | IN("attach", "params", "misnamed", "kind", "other")) | .name) | map(tostring) | join(" ")' "$T/list")"
 check "the database is unchanged by all of the above" "$SUM" "$(sha256sum "$DB" | cut -d' ' -f1)"
