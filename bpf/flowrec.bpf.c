@@ -156,7 +156,7 @@ struct {
 /* Policy (policy.bpf.h, include/flowrec.h): LPM tries need BPF_F_NO_PREALLOC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 3); /* [0]: the generation in force; [1 + gen]: each generation's */
 	__type(key, __u32);
 	__type(value, struct fr_policy_state);
 } policy_state SEC(".maps");

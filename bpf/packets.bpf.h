@@ -181,8 +181,10 @@ static __always_inline struct fr_flow *flow_create(const struct fr_flow_key *key
 	if (d.verdict) {
 		f.verdict = d.verdict;
 		f.rule = d.rule;
-		if (d.verdict == FR_VERDICT_DENY)
+		if (d.verdict == FR_VERDICT_DENY) {
 			f.flags |= FR_FLOW_DROP_IN;
+			f.policy_version = d.version;
+		}
 	} else {
 		policy_verdict_take(key, &f);
 	}
@@ -316,7 +318,21 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool egress)
 		if (!f)
 			return ALLOW;
 	} else if (policy_enabled && !egress && (f->flags & FR_FLOW_DROP_IN)) {
-		return DENY; /* a denied peer's datagrams: dropped, not counted */
+		/* A denied peer's datagrams: dropped, not counted, while the policy that denied
+		 * it is in force; after a reload the next one is decided again. */
+		const struct fr_policy_state *st = policy_for(FR_PW_ACCEPT);
+
+		if (st && (__u8)st->version == f->policy_version)
+			return DENY;
+		if (st) {
+			d = policy_accept(skb, &p, bpf_map_lookup_elem(&owners, &key.cookie));
+			if (d.verdict == FR_VERDICT_DENY) {
+				f->policy_version = d.version;
+				return DENY;
+			}
+		}
+		/* A plain store, like the flags' other writes: a race only repeats a decision. */
+		f->flags &= (__u8)~FR_FLOW_DROP_IN;
 	}
 	if (egress) {
 		count(&f->bytes_out, &f->packets_out, nbytes, segs);

@@ -28,7 +28,8 @@ struct policy_query {
 	__u8 family;
 	__u8 proto;
 	__u8 ident;
-	__u8 _pad[2];
+	__u8 gen;     /* the generation whose state the caller read (policy_for) */
+	__u8 _pad;
 	__u32 uid;
 	__u32 exe_dev;
 	__u64 exe_ino;
@@ -60,18 +61,23 @@ struct {
 
 struct policy_decision {
 	__u8 verdict; /* FR_VERDICT_*, 0: allowed */
+	__u8 version; /* the low bits of the deciding policy's version */
 	__u16 rule;   /* FR_POLICY_RULE_REF, 0: no rule matched */
 };
 
-/* The policy in force, if it has rules of this kind. */
+/* The generation in force's state, or NULL when it has no rules of this kind. */
 static __always_inline const struct fr_policy_state *policy_for(__u8 what)
 {
-	__u32 zero = 0;
 	struct fr_policy_state *st;
+	__u32 key = 0;
 
 	if (!policy_enabled)
 		return NULL;
-	st = bpf_map_lookup_elem(&policy_state, &zero);
+	st = bpf_map_lookup_elem(&policy_state, &key);
+	if (!st)
+		return NULL;
+	key = 1 + (st->gen & 1); /* one load of the word that switches */
+	st = bpf_map_lookup_elem(&policy_state, &key);
 	if (!st || !(st->whats & (1U << what)))
 		return NULL;
 	return st;
@@ -185,13 +191,15 @@ static __always_inline bool policy_cgroups(struct policy_scratch *sc, __u8 gen,
 
 static __always_inline struct policy_decision policy_unpack(__u32 packed)
 {
-	struct policy_decision d = { .verdict = packed & 0xff, .rule = packed >> 16 };
+	struct policy_decision d = { .verdict = packed & 0xff, .version = (packed >> 8) & 0xff,
+				     .rule = packed >> 16 };
 
 	return d;
 }
 
 /*
- * Decide the query in policy_scratch; returns the decision packed, verdict | rule << 16, and
+ * Decide the query in policy_scratch; returns the decision packed, verdict | version << 8 |
+ * rule << 16, and
  * counts the hit of the deciding rule. from_packet: an accept, decided for skb (its
  * socket's cgroups count); otherwise for the current task.
  *
@@ -211,20 +219,23 @@ static __always_inline __u32 policy_decide(struct __sk_buff *skb, bool from_pack
 	const struct fr_policy_state *st;
 	const struct policy_query *q;
 	struct fr_policy_rule_action *ra;
-	__u32 zero = 0, gen, dims, slot;
+	__u32 zero = 0, key, gen, dims, slot;
 	struct policy_scratch *sc;
 	__u64 comm_v[2] = {};
 	__s32 idx = -1;
 	bool ident;
 	__u64 *hits;
 
-	st = bpf_map_lookup_elem(&policy_state, &zero);
 	sc = bpf_map_lookup_elem(&policy_scratch, &zero);
-	if (!st || !sc)
+	if (!sc)
 		return 0;
-	gen = st->gen & 1;
-	dims = st->dims;
 	q = &sc->q;
+	gen = q->gen & 1;
+	key = 1 + gen;
+	st = bpf_map_lookup_elem(&policy_state, &key);
+	if (!st)
+		return 0;
+	dims = st->dims;
 	ident = q->ident;
 	ak = &sc->ak;
 	__builtin_memset(ak, 0, sizeof(*ak));
@@ -306,7 +317,7 @@ static __always_inline __u32 policy_decide(struct __sk_buff *skb, bool from_pack
 		d.verdict = FR_VERDICT_DENY;
 	else if (ra->action == FR_PA_AUDIT)
 		d.verdict = FR_VERDICT_AUDIT;
-	return d.verdict | (__u32)d.rule << 16;
+	return d.verdict | (st->version & 0xff) << 8 | (__u32)d.rule << 16;
 }
 
 __noinline __u32 policy_decide_task(void)
@@ -338,6 +349,7 @@ static __always_inline void policy_query_current(struct policy_query *q,
 						 const struct fr_identity *id, __u8 mode)
 {
 	q->ident = 1;
+	q->gen = st->gen;
 	q->uid = id->uid;
 	__builtin_memcpy(q->comm, id->comm, sizeof(q->comm));
 	if (st->dims & (1U << FR_PD_EXE))
@@ -392,10 +404,9 @@ static __always_inline __u8 policy_connect(struct bpf_sock_addr *ctx, struct fr_
 		q.addr[0] = ctx->user_ip4;
 	}
 	q.port = bpf_ntohs(ctx->user_port);
-	if (o) /* owner_take made it the current task's */
-		f.id = o->id;
-	else
-		identity_from_current(&f.id, ident_addr);
+	/* The task as it is now: the owner's identity may predate a setuid, an exec or a
+	 * rename by the same thread. */
+	identity_from_current(&f.id, ident_addr);
 	policy_query_current(&q, st, &f.id, ident_addr);
 	d = policy_ask_task(&q);
 	if (!d.verdict)
@@ -450,6 +461,8 @@ static __always_inline __u8 policy_bind(struct bpf_sock *sk, bool v6)
 		return 0;
 	q.family = v6 ? 6 : 4;
 	q.port = sk->src_port;
+	if (!q.port) /* IP_BIND_ADDRESS_NO_PORT: the port comes at connect, not here */
+		return 0;
 	identity_from_current(&f.id, ident_sock);
 	policy_query_current(&q, st, &f.id, ident_sock);
 	d = policy_ask_task(&q);
@@ -494,6 +507,7 @@ static __always_inline struct policy_decision policy_accept(struct __sk_buff *sk
 		return none;
 	q = &sc->q;
 	q->what = FR_PW_ACCEPT;
+	q->gen = st->gen;
 	q->proto = p->proto;
 	q->family = p->family;
 	q->port = p->dport;

@@ -123,7 +123,8 @@ struct fr_flow {
 	__u8 family;         /* of laddr and wire_raddr: an MPTCP connection's key has none */
 	__u8 verdict;        /* FR_VERDICT_*: a policy rule denied or audited it; 0: allowed */
 	__u16 rule;          /* that rule: FR_POLICY_RULE_REF(generation, index); 0: none */
-	__u8 _pad[2];
+	__u8 policy_version; /* FR_FLOW_DROP_IN: the (low bits of the) version that denied it */
+	__u8 _pad;
 };
 
 /* Packets of a TCP handshake seen on the listening socket, before the accepted socket
@@ -360,12 +361,18 @@ struct fr_policy_match_key {
 	__u64 v[2];
 };
 
-/* policy_state[0]: which generation is in force, and what it needs. */
+/* policy_state[1 + gen]: what generation gen's policy needs; policy_state[0].gen: which
+ * generation is in force. A program reads that one word, then everything else from the
+ * generation's own entry, which user space writes before it switches the word: no decision
+ * mixes two policies. */
 struct fr_policy_state {
 	__u32 gen;
 	__u32 whats;   /* bit 1 << FR_PW_*: some rule has that what */
 	__u32 dims;    /* bit 1 << FR_PD_*: some rule matches on that dimension */
 	__u32 nrules;
+	__u32 version; /* the run's version of this policy (1, 2, ...): a denial made under
+			* another one is decided again */
+	__u32 _pad;
 };
 
 /* policy_rules[gen * FR_POLICY_MAX_RULES + index] */

@@ -298,6 +298,26 @@ static int parse_exe(const struct parser *ps, const char *value, struct fr_polic
 	return 0;
 }
 
+/* How far below the cgroup2 root a cgroup directory is: its ancestors on cgroup2 (a hybrid
+ * mount's root has a parent on another file system). */
+static int cgroup_level(const char *path)
+{
+	char p[PATH_MAX];
+	struct statfs sfs;
+	int level = 0;
+	char *slash;
+
+	if (!realpath(path, p))
+		return 0;
+	while ((slash = strrchr(p, '/')) && slash != p) {
+		*slash = 0;
+		if (statfs(p, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
+			break;
+		level++;
+	}
+	return level;
+}
+
 static int parse_cgroup(const struct parser *ps, const char *value, struct fr_policy_rule *r)
 {
 	struct stat st;
@@ -312,6 +332,10 @@ static int parse_cgroup(const struct parser *ps, const char *value, struct fr_po
 	/* Only cgroup2 directories have inode numbers that are the ids the programs see. */
 	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
 		return rule_error(ps, "cgroup %s: not on a cgroup2 file system", value);
+	if (cgroup_level(value) >= FR_POLICY_CGROUP_DEPTH)
+		return rule_error(ps, "cgroup %s is more than %d levels below the cgroup2 root: the "
+				      "programs look %d levels down", value, FR_POLICY_CGROUP_DEPTH - 1,
+				  FR_POLICY_CGROUP_DEPTH - 1);
 	r->has_cgroup = true;
 	r->cgroup_id = st.st_ino;
 	return 0;

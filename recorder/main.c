@@ -578,7 +578,7 @@ int main(int argc, char **argv)
 				fr_info("SIGHUP: pcap segment closed, a new one starts with the next packet");
 			}
 			if (policy)
-				fr_policy_maps_reload(policy);
+				fr_policy_maps_reload(policy, writer);
 		}
 		now = fr_now_ns();
 		if (now >= next_flush) {

@@ -31,10 +31,10 @@ struct fr_policy_maps {
 	int written;             /* the highest version whose rows are queued */
 	int ncpus;
 	uint64_t *percpu;        /* one per-CPU value, for reading and zeroing hits */
-	/* The final counts of the version a reload replaced, for the next flush. */
-	int final_version, final_n;
-	uint64_t *final_hits;
 };
+
+static void load_push(struct fr_policy_maps *pm, int gen, struct fr_db_writer *w);
+static void hits_push(struct fr_db_writer *w, int version, int n, uint64_t *hits);
 
 static int map_fd(const struct fr_policy_maps *pm, enum fr_policy_map m)
 {
@@ -90,8 +90,9 @@ static int install(struct fr_policy_maps *pm, struct fr_policy *p, char *err, si
 	int rules_fd = bpf_map__fd(pm->b->skel->maps.policy_rules);
 	int hits_fd = bpf_map__fd(pm->b->skel->maps.policy_hits);
 	int state_fd = bpf_map__fd(pm->b->skel->maps.policy_state);
-	struct fr_policy_state st;
-	__u32 zero = 0;
+	struct fr_policy_state st = {}, active = { .gen = (__u32)gen };
+	int version = (pm->version[0] > pm->version[1] ? pm->version[0] : pm->version[1]) + 1;
+	__u32 zero = 0, gen_key = 1 + (__u32)gen;
 	int rc;
 
 	generation_clear(pm, gen);
@@ -113,14 +114,17 @@ static int install(struct fr_policy_maps *pm, struct fr_policy *p, char *err, si
 		fr_policy_compile(p, gen, &st, entry_remove, pm);
 		return -1;
 	}
-	if (bpf_map_update_elem(state_fd, &zero, &st, BPF_ANY)) {
+	/* The generation's state first, then the word that puts it in force. */
+	st.version = (uint32_t)version;
+	if (bpf_map_update_elem(state_fd, &gen_key, &st, BPF_ANY) ||
+	    bpf_map_update_elem(state_fd, &zero, &active, BPF_ANY)) {
 		snprintf(err, errlen, "%.256s: cannot put the policy in force: %s", p->path, strerror(errno));
 		fr_policy_compile(p, gen, &st, entry_remove, pm);
 		return -1;
 	}
 	pm->pol[gen] = *p;
 	memset(p, 0, sizeof(*p));
-	pm->version[gen] = (pm->version[!gen] > pm->version[gen] ? pm->version[!gen] : 0) + 1;
+	pm->version[gen] = version;
 	pm->loaded_ns[gen] = fr_now_ns();
 	pm->gen = gen;
 	return 0;
@@ -154,42 +158,41 @@ fail:
 	return NULL;
 }
 
-int fr_policy_maps_reload(struct fr_policy_maps *pm)
+int fr_policy_maps_reload(struct fr_policy_maps *pm, struct fr_db_writer *w)
 {
 	int old = pm->gen, n = pm->pol[old].nrules;
-	uint64_t *hits = calloc(n ? n : 1, sizeof(*hits));
 	struct fr_policy p = {};
 	char err[1024];
+	uint64_t *hits;
 
-	if (!hits || fr_policy_parse_file(pm->path, &p, err, sizeof(err))) {
-		if (!hits)
-			snprintf(err, sizeof(err), "policy: out of memory");
+	if (fr_policy_parse_file(pm->path, &p, err, sizeof(err))) {
 		fr_log(0, "SIGHUP: %s; the policy in force stays", err);
 		goto fail;
 	}
 	if (fr_policy_same(&p, &pm->pol[old])) {
 		fr_info("SIGHUP: policy %s unchanged: its %d rules stay in force (version %d)", pm->path,
 			n, pm->version[old]);
-		goto unchanged;
+		fr_policy_free(&p);
+		return 0;
 	}
-	hits_read(pm, old, n, hits);
+	/* The version going out must have its rows before the next one replaces them: two
+	 * reloads within a flush interval would otherwise skip one. */
+	load_push(pm, old, w);
 	if (install(pm, &p, err, sizeof(err))) {
 		fr_log(0, "SIGHUP: %s; the policy in force stays", err);
 		goto fail;
 	}
-	free(pm->final_hits);
-	pm->final_hits = hits;
-	pm->final_n = n;
-	pm->final_version = pm->version[old];
+	/* Its final counts, read now that no program decides with it any more. */
+	hits = calloc(n ? n : 1, sizeof(*hits));
+	if (hits) {
+		hits_read(pm, old, n, hits);
+		hits_push(w, pm->version[old], n, hits);
+	}
+	load_push(pm, pm->gen, w);
 	fr_info("SIGHUP: policy %s reloaded: %d rules in force (version %d)", pm->path,
 		pm->pol[pm->gen].nrules, pm->version[pm->gen]);
 	return 0;
-unchanged:
-	free(hits);
-	fr_policy_free(&p);
-	return 0;
 fail:
-	free(hits);
 	fr_policy_free(&p);
 	return -1;
 }
@@ -213,33 +216,36 @@ static void hits_push(struct fr_db_writer *w, int version, int n, uint64_t *hits
 	fr_db_writer_push(w, &op);
 }
 
+/* Queue the rows of generation gen's version, once. */
+static void load_push(struct fr_policy_maps *pm, int gen, struct fr_db_writer *w)
+{
+	const struct fr_policy *p = &pm->pol[gen];
+	struct fr_op op = { .type = FR_OP_POLICY_LOAD, .start_ns = pm->loaded_ns[gen] };
+
+	if (!pm->version[gen] || pm->written >= pm->version[gen])
+		return;
+	op.policy_version = pm->version[gen];
+	op.policy_nrules = p->nrules;
+	op.policy_rules = p->nrules ? malloc(p->nrules * sizeof(*p->rules)) : NULL;
+	op.policy_file = strdup(pm->path);
+	if ((p->nrules && !op.policy_rules) || !op.policy_file) {
+		free(op.policy_rules);
+		free(op.policy_file);
+		fr_log(0, "policy: out of memory: its rules are not written to the database");
+		return;
+	}
+	if (p->nrules)
+		memcpy(op.policy_rules, p->rules, p->nrules * sizeof(*p->rules));
+	fr_db_writer_push(w, &op);
+	pm->written = op.policy_version;
+}
+
 void fr_policy_maps_flush(struct fr_policy_maps *pm, struct fr_db_writer *w)
 {
 	const struct fr_policy *p = &pm->pol[pm->gen];
 	uint64_t *hits;
 
-	if (pm->final_hits) {
-		hits_push(w, pm->final_version, pm->final_n, pm->final_hits);
-		pm->final_hits = NULL;
-	}
-	if (pm->written < pm->version[pm->gen]) {
-		struct fr_op op = { .type = FR_OP_POLICY_LOAD, .start_ns = pm->loaded_ns[pm->gen] };
-
-		op.policy_version = pm->version[pm->gen];
-		op.policy_nrules = p->nrules;
-		op.policy_rules = p->nrules ? malloc(p->nrules * sizeof(*p->rules)) : NULL;
-		op.policy_file = strdup(pm->path);
-		if ((p->nrules && !op.policy_rules) || !op.policy_file) {
-			free(op.policy_rules);
-			free(op.policy_file);
-			fr_log(0, "policy: out of memory: its rules are not written to the database");
-			return;
-		}
-		if (p->nrules)
-			memcpy(op.policy_rules, p->rules, p->nrules * sizeof(*p->rules));
-		fr_db_writer_push(w, &op);
-		pm->written = op.policy_version;
-	}
+	load_push(pm, pm->gen, w);
 	if (!p->nrules)
 		return;
 	hits = malloc(p->nrules * sizeof(*hits));
@@ -255,7 +261,6 @@ void fr_policy_maps_free(struct fr_policy_maps *pm)
 		return;
 	fr_policy_free(&pm->pol[0]);
 	fr_policy_free(&pm->pol[1]);
-	free(pm->final_hits);
 	free(pm->percpu);
 	free(pm);
 }

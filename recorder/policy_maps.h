@@ -15,8 +15,9 @@ struct fr_policy_maps;
  * printing one line naming the problem. */
 struct fr_policy_maps *fr_policy_maps_new(struct fr_bpf *b, const char *path);
 /* SIGHUP: read the file again; a broken one is refused (one line says why, with its line
- * number) and the policy in force stays. 0 when the new one is in force. */
-int fr_policy_maps_reload(struct fr_policy_maps *pm);
+ * number) and the policy in force stays. 0 when the new one is in force (its rows, and the
+ * old one's final hits, queued on w at once) or when it is the same. */
+int fr_policy_maps_reload(struct fr_policy_maps *pm, struct fr_db_writer *w);
 /* The name of the rule a flow's verdict names (fr_flow.rule), or NULL. */
 const char *fr_policy_maps_rule_name(const struct fr_policy_maps *pm, uint16_t ref);
 /* Queue the rows of a version not written yet and the hit counts of the one in force. */

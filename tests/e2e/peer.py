@@ -261,6 +261,8 @@ def attempt(a):
             s.settimeout(2)
             if a.src:
                 s.bind((a.src, 0))
+            if a.late_uid is not None:  # the socket is root's, the connect another user's
+                os.setresuid(a.late_uid, a.late_uid, a.late_uid)
             s.connect((a.addr, a.port))
             s.sendall(b"x" * 10)
             s.shutdown(socket.SHUT_WR)
@@ -268,15 +270,17 @@ def attempt(a):
         elif a.kind == "udp-sendto":
             s = socket.socket(fam, socket.SOCK_DGRAM)
             if a.src:
-                s.bind((a.src, 0))
+                s.bind((a.src, a.sport))
             for _ in range(2):
                 s.sendto(b"q" * 12, (a.addr, a.port))
         elif a.kind == "udp-connect":
             s = socket.socket(fam, socket.SOCK_DGRAM)
             s.connect((a.addr, a.port))
             s.send(b"q" * 12)
-        elif a.kind == "bind-tcp":
+        elif a.kind in ("bind-tcp", "bind-noport"):
             s = socket.socket(fam, socket.SOCK_STREAM)
+            if a.kind == "bind-noport":  # the port is chosen at connect()
+                s.setsockopt(socket.IPPROTO_IP, 24, 1)  # IP_BIND_ADDRESS_NO_PORT
             s.bind((a.addr, a.port))
         s.close()
         print("ok", flush=True)
@@ -375,9 +379,10 @@ def main():
     m.add_argument("addr"); m.add_argument("port", type=int); m.add_argument("count", type=int)
     m.add_argument("interval", type=float); m.add_argument("log")
     m = sub.add_parser("attempt")
-    m.add_argument("kind", choices=("tcp", "udp-sendto", "udp-connect", "bind-tcp"))
+    m.add_argument("kind", choices=("tcp", "udp-sendto", "udp-connect", "bind-tcp", "bind-noport"))
     m.add_argument("addr"); m.add_argument("port", type=int)
-    m.add_argument("--src"); m.add_argument("--uid", type=int)
+    m.add_argument("--src"); m.add_argument("--sport", type=int, default=0)
+    m.add_argument("--uid", type=int); m.add_argument("--late-uid", type=int)
     m = sub.add_parser("policy-server")
     m.add_argument("addr"); m.add_argument("tcpports"); m.add_argument("udpport", type=int)
     m.add_argument("log")

@@ -56,7 +56,7 @@ check "the broken line is named" 1 "$(grep -c "$T/broken:2: " "$T/err")"
 
 start_recorder --policy "$T/policy" --socket-events
 bg_ns ps python3 "$PEER" --comm fr-server --ready "$T/srv-ready" policy-server :: \
-	443,8080,6000,6001,7000,7001,2222 5300 "$T/server.log"
+	443,8080,6000,6001,6002,7000,7001,2222 5300 "$T/server.log"
 wait_file "$T/srv-ready"
 
 check "deny connect by address, port, proto and comm: EPERM" EPERM "$(attempt fr-curl tcp 10.77.0.2 443)"
@@ -78,7 +78,7 @@ check "bind: another uid binds" ok "$(attempt fr-bind bind-tcp 0.0.0.0 9050 --ui
 check "bind: uid 4242 outside the range binds" ok "$(attempt fr-bind bind-tcp 0.0.0.0 9200 --uid 4242)"
 check "accept: a SYN from 10.77.0.1 is dropped" timeout "$(attempt fr-ssh1 tcp 10.77.0.2 2222 --src 10.77.0.1)"
 check "accept: a SYN from 10.77.0.5 is accepted" ok "$(attempt fr-ssh5 tcp 10.77.0.2 2222 --src 10.77.0.5)"
-attempt fr-udp1 udp-sendto 10.77.0.2 5300 --src 10.77.0.1 > /dev/null
+attempt fr-udp1 udp-sendto 10.77.0.2 5300 --src 10.77.0.1 --sport 40001 > /dev/null
 attempt fr-udp5 udp-sendto 10.77.0.2 5300 --src 10.77.0.5 > /dev/null
 sleep 0.5
 check "accept: no datagram from 10.77.0.1 reached the server" 0 "$(grep -c "^udp 5300 10.77.0.1 " "$T/server.log")"
@@ -142,10 +142,21 @@ kill -HUP "$REC_PID"
 sleep 0.5
 check "SIGHUP of an unchanged file: the same version stays" 1 \
 	"$(grep -c "SIGHUP: policy $T/policy unchanged: its 10 rules stay in force (version 1)" "$T/recorder.log")"
-sed -i '/no-https/d' "$T/policy"
+sed -i '/no-https/d; /no-udp-from-1/d' "$T/policy"
+printf '%s\n' 'deny bind port 0-1023 proto tcp name no-low-bind' \
+	'deny connect dst 10.77.0.2 port 6002 uid 4243 name no-uid' >> "$T/policy"
 kill -HUP "$REC_PID"
 sleep 0.5
 check "SIGHUP reload: the removed rule no longer denies" ok "$(attempt fr-curl tcp 10.77.0.2 443)"
+attempt fr-udp1b udp-sendto 10.77.0.2 5300 --src 10.77.0.1 --sport 40001 > /dev/null
+sleep 0.3
+check "SIGHUP reload: the peer a removed rule denied is let through (same address and port)" 2 \
+	"$(grep -c "^udp 5300 10.77.0.1 12$" "$T/server.log")"
+check "bind: a low port is denied" EPERM "$(attempt fr-lowbind bind-tcp 10.77.0.1 80)"
+check "bind: a bind that takes no port yet (IP_BIND_ADDRESS_NO_PORT) is not a port-0 bind" ok \
+	"$(attempt fr-lowbind bind-noport 10.77.0.1 0)"
+check "uid: the connecting task's uid, not the socket creator's" EPERM \
+	"$(attempt fr-lateuid tcp 10.77.0.2 6002 --late-uid 4243)"
 printf 'deny connect dst 10.77.0.2\nallow bogus\n' > "$T/policy.new"
 cp "$T/policy" "$T/policy.good"
 mv "$T/policy.new" "$T/policy"
@@ -154,8 +165,19 @@ sleep 0.5
 check "SIGHUP of a broken file: refused, line named" 1 "$(grep -c "SIGHUP: $T/policy:2: .*the policy in force stays" "$T/recorder.log")"
 check "the policy in force stays" EPERM "$(attempt fr-v6 tcp fd77::2 7001)"
 sleep 0.5
-check "policy_rules: version 2 has nine rules, version 1 replaced" "9|1" \
+check "policy_rules: version 2 has ten rules, version 1 replaced" "10|1" \
 	"$(q "SELECT (SELECT count(*) FROM policy_rules WHERE version = 2), (SELECT count(*) FROM policy_rules WHERE version = 1 AND replaced_ns IS NOT NULL AND name = 'no-https')")"
+
+# Two reloads within one flush interval: neither version loses its rows or its end.
+cp "$T/policy.good" "$T/policy"
+echo 'deny connect dst 10.77.0.9 name v3' >> "$T/policy"
+kill -HUP "$REC_PID"
+sleep 0.1
+echo 'deny connect dst 10.77.0.10 name v4' >> "$T/policy"
+kill -HUP "$REC_PID"
+sleep 0.6
+check "two quick reloads: every version has its rules, each but the last replaced" "2:10:1 3:11:1 4:12:0" \
+	"$(q "SELECT group_concat(v, ' ') FROM (SELECT version || ':' || count(*) || ':' || (max(replaced_ns) IS NOT NULL) AS v FROM policy_rules WHERE version > 1 GROUP BY version ORDER BY version)")"
 
 # kill -9: the links go with the process, and the policy with them.
 kill -9 "$REC_PID"

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +503,45 @@ static void assert_comm(const struct fr_policy_rule *r, const char *comm)
 
 	memcpy(want, comm, strlen(comm));
 	assert_memory_equal(r->comm, want, FR_COMM_LEN);
+}
+
+/* A cgroup deeper than the programs look is refused, not left to match nothing. */
+static void test_cgroup_depth(void **state)
+{
+	const char *cg = cgroup2_mount();
+	char dirs[FR_POLICY_CGROUP_DEPTH + 1][PATH_MAX], text[PATH_MAX + 64], err[512] = "";
+	struct fr_policy p;
+	int made = 0, shallow = -2, deep = -2;
+
+	(void)state;
+	if (!cg || geteuid() != 0) {
+		print_message("note: no cgroup2 file system, or not root; cgroup depth not checked\n");
+		return;
+	}
+	/* dirs[i] is i + 1 levels below the root (the mount is the root of its hierarchy). */
+	snprintf(dirs[0], sizeof(dirs[0]), "%s/frtest-depth-%d", cg, (int)getpid());
+	for (int i = 0; i <= FR_POLICY_CGROUP_DEPTH; i++) {
+		if (i)
+			snprintf(dirs[i], sizeof(dirs[i]), "%.4000s/d", dirs[i - 1]);
+		if (mkdir(dirs[i], 0755))
+			break;
+		made++;
+	}
+	if (made == FR_POLICY_CGROUP_DEPTH + 1) {
+		snprintf(text, sizeof(text), "deny connect cgroup %s\n", dirs[FR_POLICY_CGROUP_DEPTH - 2]);
+		shallow = fr_policy_parse_text(PATH, text, &p, err, sizeof(err));
+		if (!shallow)
+			fr_policy_free(&p);
+		snprintf(text, sizeof(text), "deny connect cgroup %s\n", dirs[FR_POLICY_CGROUP_DEPTH - 1]);
+		deep = fr_policy_parse_text(PATH, text, &p, err, sizeof(err));
+	}
+	/* The cgroups go before any assertion can stop the test. */
+	for (int i = made - 1; i >= 0; i--)
+		rmdir(dirs[i]);
+	assert_int_equal(made, FR_POLICY_CGROUP_DEPTH + 1);
+	assert_int_equal(shallow, 0);
+	assert_int_equal(deep, -1);
+	assert_non_null(strstr(err, "is more than 15 levels below the cgroup2 root"));
 }
 
 static void test_every_key(void **state)
@@ -1567,6 +1607,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_cgroup_depth),
 		cmocka_unit_test(test_empty_policies),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_limits),
