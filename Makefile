@@ -21,6 +21,11 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ilib -I$(BUI
 # install with the same PREFIX.
 CFLAGS   += -DFR_VERSION='"$(VERSION)"' -DFR_REPORTS_DIR='"$(PREFIX)/share/flowrec/reports"'
 LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lldns -lpthread
+# libfixbuf (lib/ipfix.c) through pkg-config, expanded only when a recipe runs: `make record`
+# installs it (deps) in the same invocation that builds. Its glib headers come in as system
+# headers, out of reach of -Werror.
+FIXBUF_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libfixbuf 2>/dev/null))
+FIXBUF_LIBS   = $(shell pkg-config --libs libfixbuf 2>/dev/null)
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -36,10 +41,11 @@ UNIT_SRCS:= $(wildcard tests/unit/*.c)
 UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_BUILD_DEPS := build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-                  libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config
+                  libsqlite3-dev libpcap-dev libldns-dev libcmocka-dev libclang-rt-14-dev pkg-config \
+                  libfixbuf-dev
 DEB_TEST_DEPS  := sqlite3 iproute2 python3 iperf3 socat tcpdump tshark jq libbpf-tools \
                   dnsmasq-base bind9-dnsutils man-db groff-base nftables iputils-ping \
-                  qemu-system-x86 busybox-static kmod strace
+                  qemu-system-x86 busybox-static kmod strace libfixbuf-tools nfdump pmacct
 
 .PHONY: all deps record test unit e2e bench clean
 .SECONDARY:
@@ -78,19 +84,20 @@ $(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h query/*.h recorder/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(FIXBUF_CFLAGS) -c $< -o $@
 
 $(REC_OBJS): $(BUILD)/flowrec.skel.h $(BUILD)/iter_sockets.skel.h
 
 $(BUILD)/flowrec: $(REC_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(FIXBUF_LIBS)
 
 $(BUILD)/flowq: $(Q_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(FIXBUF_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DFR_TEST_DATA='"$(CURDIR)/tests/unit"' $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(FIXBUF_CFLAGS) -DFR_TEST_DATA='"$(CURDIR)/tests/unit"' $(LDFLAGS) $^ -o $@ \
+	    $(LDLIBS) $(FIXBUF_LIBS) -lcmocka
 
 # The flow table lives in the recorder; its unit test links it directly.
 $(BUILD)/tests/test_flow_table: $(BUILD)/recorder/flow_table.o
