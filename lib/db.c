@@ -34,8 +34,10 @@ static const char *const migrations[] = {
 	/* 2 -> 3: which mechanism each capability used on the run's kernel; how a flow ended. */
 	"ALTER TABLE runs ADD COLUMN features TEXT;"
 	"ALTER TABLE flows ADD COLUMN end_reason TEXT;",
-	/* 3 -> 4: policy verdicts on flows, the rules in force. */
+	/* 3 -> 4: policy verdicts on flows, the rules in force; the IPFIX export. */
 	"ALTER TABLE runs ADD COLUMN policy TEXT;"
+	"ALTER TABLE runs ADD COLUMN ipfix TEXT;"
+	"ALTER TABLE runs ADD COLUMN ipfix_lost INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE flows ADD COLUMN verdict TEXT;"
 	"ALTER TABLE flows ADD COLUMN rule TEXT;"
 	"CREATE TABLE policy_rules (run_id INTEGER NOT NULL, version INTEGER NOT NULL,"
@@ -161,13 +163,15 @@ static const char *const compat_views[FR_SCHEMA_VERSION] = {
 	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id, NULL AS end_reason,"
 	      " NULL AS verdict, NULL AS rule FROM main.flows;"
 	      "CREATE TEMP VIEW runs AS SELECT *, 0 AS socket_events_lost, NULL AS features,"
-	      " NULL AS policy FROM main.runs;" FR_POLICY_RULES_VIEW,
+	      " NULL AS policy, NULL AS ipfix, 0 AS ipfix_lost FROM main.runs;" FR_POLICY_RULES_VIEW,
 	[2] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS end_reason, NULL AS verdict, NULL AS rule"
 	      " FROM main.flows;"
-	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS features, NULL AS policy FROM main.runs;"
+	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS features, NULL AS policy, NULL AS ipfix,"
+	      " 0 AS ipfix_lost FROM main.runs;"
 	      FR_POLICY_RULES_VIEW,
 	[3] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS verdict, NULL AS rule FROM main.flows;"
-	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS policy FROM main.runs;" FR_POLICY_RULES_VIEW,
+	      "CREATE TEMP VIEW runs AS SELECT *, NULL AS policy, NULL AS ipfix, 0 AS ipfix_lost"
+	      " FROM main.runs;" FR_POLICY_RULES_VIEW,
 };
 
 /* A regular file, or err says what it is instead: a FIFO would block the open, a directory

@@ -36,6 +36,7 @@
 #include "consumer.h"
 #include "processes.h"
 #include "policy_maps.h"
+#include "ipfix_export.h"
 #include "timefmt.h"
 #include "flowrec.skel.h"
 
@@ -72,6 +73,8 @@ struct fr_consumer {
 	struct fr_dns_tracker *dns;
 	struct fr_processes *procs;
 	struct fr_policy_maps *policy;
+	struct fr_ipfix_export *ipfix;
+	int64_t ipfix_active_ns;
 	/* Flows whose end is written but which stay findable for one more cycle: a packet
 	 * captured just before the end may be read just after it. */
 	struct fr_uflow **ended;
@@ -96,6 +99,107 @@ static int64_t real_ns(const struct fr_consumer *c, uint64_t mono)
 	return mono ? (int64_t)mono + c->mono_to_real : 0;
 }
 
+/* The name the flow's remote address was resolved from, as its row has it. */
+static const char *flow_rname(struct fr_consumer *c, const struct fr_uflow *uf, const struct fr_flow *f,
+			      int64_t start_ns)
+{
+	if (uf->key.family)
+		return fr_dns_tracker_rname(c->dns, uf->owner.netns, uf->key.family, uf->key.raddr,
+					    uf->owner.pid, start_ns);
+	/* an MPTCP connection: the peer its first subflow went to */
+	return fr_dns_tracker_rname(c->dns, uf->owner.netns, f->family, f->wire_raddr,
+				    uf->owner.pid, start_ns);
+}
+
+/*
+ * IPFIX (--ipfix): a record when a flow ends, and while it carries traffic one per active
+ * timeout, each with the deltas since the flow's previous record. reason: FR_IPFIX_END_*;
+ * FR_IPFIX_END_ACTIVE only sends when the timeout has passed since the last record.
+ */
+static void ipfix_flow(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *f,
+		       int64_t end_ns, uint8_t reason)
+{
+	struct fr_ipfix_flow r;
+	int64_t start = real_ns(c, f->start_ns), last = real_ns(c, f->last_ns);
+	const char *s, *exe, *container;
+	struct fr_identity id;
+
+	if (!c->ipfix || uf->ipfix_ended)
+		return;
+	if (reason == FR_IPFIX_END_ACTIVE && last - (uf->ipfix_ns ? uf->ipfix_ns : start) < c->ipfix_active_ns)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.flow_id = (uint64_t)uf->id;
+	r.start_ns = start;
+	r.end_ns = reason == FR_IPFIX_END_ACTIVE ? last : end_ns;
+	r.family = uf->key.family ? uf->key.family : f->family;
+	r.proto = uf->key.proto == FR_IPPROTO_MPTCP ? 6 : (uint8_t)uf->key.proto;
+	r.inbound = f->direction == FR_DIR_IN;
+	r.end_reason = reason;
+	r.firewall_event = f->verdict == FR_VERDICT_DENY    ? FR_IPFIX_FW_DENIED
+			   : f->verdict == FR_VERDICT_AUDIT ? FR_IPFIX_FW_ALERT
+							    : FR_IPFIX_FW_NONE;
+	memcpy(r.laddr, f->laddr, sizeof(r.laddr));
+	memcpy(r.raddr, f->wire_raddr, sizeof(r.raddr));
+	r.lport = f->lport;
+	r.rport = f->wire_rport;
+	r.bytes_out = f->bytes_out;
+	r.bytes_in = f->bytes_in;
+	r.packets_out = f->packets_out;
+	r.packets_in = f->packets_in;
+	r.delta_bytes_out = f->bytes_out - uf->ipfix_bytes_out;
+	r.delta_bytes_in = f->bytes_in - uf->ipfix_bytes_in;
+	r.delta_packets_out = f->packets_out - uf->ipfix_packets_out;
+	r.delta_packets_in = f->packets_in - uf->ipfix_packets_in;
+	r.pid = uf->owner.pid;
+	r.tid = uf->owner.tid;
+	r.uid = uf->owner.uid;
+	r.cgroup_id = uf->owner.cgroup_id;
+	r.netns = uf->owner.netns;
+	memcpy(r.comm, uf->owner.comm, sizeof(r.comm));
+	r.comm[sizeof(r.comm) - 1] = 0;
+	id = uf->owner;
+	fr_processes_describe(c->procs, &id, &exe, &container);
+	snprintf(r.exe, sizeof(r.exe), "%s", exe);
+	snprintf(r.container, sizeof(r.container), "%s", container);
+	if ((s = flow_rname(c, uf, f, start)))
+		snprintf(r.rname, sizeof(r.rname), "%s", s);
+	if (f->rule && (s = fr_policy_maps_rule_name(c->policy, f->rule)))
+		snprintf(r.rule, sizeof(r.rule), "%s", s);
+	fr_ipfix_export_push(c->ipfix, &r);
+	uf->ipfix_ns = last;
+	uf->ipfix_bytes_out = f->bytes_out;
+	uf->ipfix_bytes_in = f->bytes_in;
+	uf->ipfix_packets_out = f->packets_out;
+	uf->ipfix_packets_in = f->packets_in;
+	uf->ipfix_ended = reason != FR_IPFIX_END_ACTIVE;
+}
+
+static void ipfix_final_one(struct fr_uflow *uf, void *arg)
+{
+	struct fr_consumer *c = arg;
+
+	if (!uf->ended)
+		ipfix_flow(c, uf, &uf->last, real_ns(c, uf->last.last_ns), FR_IPFIX_END_FORCED);
+}
+
+void fr_consumer_ipfix_final(struct fr_consumer *c)
+{
+	if (c->ipfix)
+		fr_flow_table_each(c->flows, ipfix_final_one, c);
+}
+
+int fr_consumer_set_ipfix(struct fr_consumer *c, struct fr_ipfix_export *x, double active_timeout_s)
+{
+	if (fr_processes_keep_descriptions(c->procs)) {
+		fr_log(0, "IPFIX export: out of memory");
+		return -1;
+	}
+	c->ipfix = x;
+	c->ipfix_active_ns = (int64_t)(active_timeout_s * 1e9);
+	return 0;
+}
+
 /* Bring the database up to date with a flow. A flow reaches the database at the first flush
  * after it opened, or when it ends if that comes first: a connection that opens and closes
  * within one flush interval costs one INSERT instead of an INSERT and two UPDATEs. */
@@ -117,12 +221,7 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 		op.key = uf->key;
 		op.id = fr_processes_real(c->procs, &uf->owner);
 		op.start_ns = real_ns(c, now->start_ns);
-		if (uf->key.family)
-			rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, uf->key.family,
-						     uf->key.raddr, uf->owner.pid, op.start_ns);
-		else /* an MPTCP connection: the peer its first subflow went to */
-			rname = fr_dns_tracker_rname(c->dns, uf->owner.netns, now->family,
-						     now->wire_raddr, uf->owner.pid, op.start_ns);
+		rname = flow_rname(c, uf, now, op.start_ns);
 		op.rname = rname ? strdup(rname) : NULL;
 		op.parent_flow_id = uf->parent_id;
 		if (now->rule) {
@@ -133,6 +232,7 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 		uf->inserted = true;
 	}
 	fr_db_writer_push(c->w, &op);
+	ipfix_flow(c, uf, now, end_ns, end_ns ? FR_IPFIX_END_FLOW : FR_IPFIX_END_ACTIVE);
 	uf->last = *now;
 }
 
@@ -607,6 +707,7 @@ void fr_consumer_flush(struct fr_consumer *c)
 		fr_dns_tracker_expire(c->dns, fr_now_ns());
 		op.dns_malformed = fr_dns_tracker_malformed(c->dns);
 	}
+	op.ipfix_lost = fr_ipfix_export_lost(c->ipfix);
 	op.last_ns = fr_now_ns();
 	fr_db_writer_push(c->w, &op);
 }

@@ -20,6 +20,12 @@ int fr_consumer_set_capture(struct fr_consumer *c, struct fr_capture *cap, struc
 struct fr_policy_maps;
 /* Name the rules of flows' verdicts after this policy (NULL: none). */
 void fr_consumer_set_policy(struct fr_consumer *c, struct fr_policy_maps *pm);
+/* Export flows as IPFIX records to x (--ipfix): at their end, and every active_timeout_s
+ * while they carry traffic. -1 (logged): out of memory. */
+struct fr_ipfix_export;
+int fr_consumer_set_ipfix(struct fr_consumer *c, struct fr_ipfix_export *x, double active_timeout_s);
+/* At stop: an end record (forced end) for every flow still open. */
+void fr_consumer_ipfix_final(struct fr_consumer *c);
 /* The flow a captured packet belongs to, created from the BPF map if no event told of it
  * yet; NULL if it is unknown. */
 struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_flow_key *k);

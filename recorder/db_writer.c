@@ -57,7 +57,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_RUN_STATS] = "UPDATE runs SET heartbeat_ns=?2, lost_events=?3, ringbuf_full=?4, "
 			 "flows_full=?5, owners_full=?6, pending_full=?7, unowned_packets=?8, "
 			 "queue_full=?9, capture_full=?10, capture_lost=?11, capture_disk=?12, "
-			 "dns_malformed=?13, socket_events_lost=?14 WHERE id=?1",
+			 "dns_malformed=?13, socket_events_lost=?14, ipfix_lost=?15 WHERE id=?1",
 	[ST_SEGMENT_INSERT] = "INSERT INTO pcap_segments(id, run_id, path, start_ns) VALUES (?1,?2,?3,?4)",
 	[ST_SEGMENT_UPDATE] = "UPDATE pcap_segments SET bytes=?2, packets=?3, end_ns=?4 WHERE id=?1",
 	[ST_SEGMENT_DELETE_FLOWS] = "DELETE FROM pcap_chunk_flows WHERE chunk_id IN "
@@ -466,6 +466,7 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 12, (int64_t)op->capture_disk);
 		sqlite3_bind_int64(st, 13, (int64_t)op->dns_malformed);
 		sqlite3_bind_int64(st, 14, (int64_t)op->stats[FR_STAT_SOCKEV_FULL]);
+		sqlite3_bind_int64(st, 15, (int64_t)op->ipfix_lost);
 		break;
 	}
 	case FR_OP_DNS: {

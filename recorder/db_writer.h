@@ -53,7 +53,7 @@ struct fr_op {
 		};
 		struct { /* FR_OP_RUN_STATS */
 			uint64_t stats[FR_STAT_MAX];
-			uint64_t queue_full, capture_lost, capture_disk, dns_malformed;
+			uint64_t queue_full, capture_lost, capture_disk, dns_malformed, ipfix_lost;
 		};
 		struct { /* FR_OP_SEGMENT_*, FR_OP_CHUNK: the pcap index */
 			int64_t seg_id, chunk_id;

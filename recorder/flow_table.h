@@ -17,6 +17,10 @@ struct fr_uflow {
 	bool inserted;       /* its row exists (written at the first flush or at its end) */
 	bool ended;          /* its end is known; written and removed at the next cycle */
 	int64_t end_ns;
+	/* --ipfix: when its last record went (realtime; 0: none yet), with what totals */
+	int64_t ipfix_ns;
+	uint64_t ipfix_bytes_out, ipfix_bytes_in, ipfix_packets_out, ipfix_packets_in;
+	bool ipfix_ended;    /* its end record went */
 	uint64_t captured;   /* packets written to the pcap store */
 	uint64_t captured_written;
 	uint32_t next;       /* hash chain, index + 1 (0 = end) */

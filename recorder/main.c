@@ -32,6 +32,7 @@
 #include "capture.h"
 #include "consumer.h"
 #include "policy_maps.h"
+#include "ipfix_export.h"
 #include "outfile.h"
 #include "db.h"
 #include "lockfile.h"
@@ -72,7 +73,8 @@ static const char doc[] =
 enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
 	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
-	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE, OPT_POLICY
+	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE, OPT_POLICY,
+	OPT_IPFIX, OPT_IPFIX_ACTIVE_TIMEOUT, OPT_IPFIX_DOMAIN
 };
 
 static const struct argp_option options[] = {
@@ -115,6 +117,17 @@ static const struct argp_option options[] = {
 	  "inbound connections of the recorded tasks, each verdict recorded on its flow. Only "
 	  "while the recorder runs; SIGHUP re-reads FILE (a broken one is refused and the rules "
 	  "in force stay)", 0 },
+	{ "ipfix", OPT_IPFIX, "[udp:|tcp:]HOST:PORT", 0,
+	  "Also send every flow as IPFIX to this collector (docs/ipfix.md), with its process, "
+	  "container and DNS name: UDP by default, tcp: for TCP (reconnected when it breaks). "
+	  "Repeatable, up to 4. Records a collector does not take are counted in runs.ipfix_lost; "
+	  "the database has every flow all the same", 0 },
+	{ "ipfix-active-timeout", OPT_IPFIX_ACTIVE_TIMEOUT, "SECONDS", 0,
+	  "Send a record of a flow still open at least this often while it carries traffic "
+	  "(default 60); every flow also gets one when it ends", 0 },
+	{ "ipfix-domain", OPT_IPFIX_DOMAIN, "N", 0,
+	  "IPFIX observation domain id (default: derived from /etc/machine-id, so each host has "
+	  "its own)", 0 },
 	{ "verbose", 'v', NULL, 0,
 	  "More messages: -v adds details and libbpf's warnings (the verifier log of a failed "
 	  "load), -vv and -vvv libbpf's info and debug messages", 0 },
@@ -265,6 +278,36 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_POLICY:
 		o->policy_path = arg;
 		break;
+	case OPT_IPFIX: {
+		char host[256], port[32], err[512];
+		bool tcp;
+
+		_Static_assert(sizeof(o->ipfix) / sizeof(o->ipfix[0]) == FR_MAX_IPFIX_COLLECTORS,
+			       "one slot per collector");
+		if (o->nipfix == FR_MAX_IPFIX_COLLECTORS)
+			usage_error("too many --ipfix options (at most %d)", FR_MAX_IPFIX_COLLECTORS);
+		if (fr_ipfix_parse_collector(arg, &tcp, host, sizeof(host), port, sizeof(port), err,
+					     sizeof(err)))
+			usage_error("%s", err);
+		o->ipfix[o->nipfix++] = arg;
+		break;
+	}
+	case OPT_IPFIX_ACTIVE_TIMEOUT:
+		if (parse_seconds(arg, &o->ipfix_active_s, false))
+			usage_error("invalid --ipfix-active-timeout '%s': expected seconds, more than 0", arg);
+		break;
+	case OPT_IPFIX_DOMAIN: {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v > UINT32_MAX)
+			usage_error("invalid --ipfix-domain '%s': expected a number from 0 to 4294967295", arg);
+		o->ipfix_domain = (uint32_t)v;
+		o->ipfix_domain_given = true;
+		break;
+	}
 	case OPT_MAX_DISK:
 		if (parse_size(arg, &o->capture.max_disk) || o->capture.max_disk == 0)
 			usage_error("invalid --max-disk '%s': expected a size, like 10G", arg);
@@ -360,7 +403,7 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 {
 	static const char sql[] =
 		"INSERT INTO runs(start_ns, heartbeat_ns, hostname, kernel, version, options, cgroup, hooks, "
-		"snaplen, features, policy) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+		"snaplen, features, policy, ipfix) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	char features[512];
 	sqlite3_stmt *st = NULL;
 	struct utsname u;
@@ -378,6 +421,16 @@ static int64_t run_begin(sqlite3 *db, const struct fr_options *o, const char *cg
 	sqlite3_bind_text(st, 7, b->hooks, -1, SQLITE_STATIC);
 	fr_kernel_features(&b->kernel, o->socket_events, features, sizeof(features));
 	sqlite3_bind_text(st, 9, features, -1, SQLITE_STATIC);
+	if (o->nipfix) {
+		char ipfix[4 * 300 + 32] = "";
+		size_t n = 0;
+
+		for (int i = 0; i < o->nipfix && n < sizeof(ipfix) - 1; i++)
+			n += (size_t)snprintf(ipfix + n, sizeof(ipfix) - n, "%s ", o->ipfix[i]);
+		if (n < sizeof(ipfix) - 1)
+			snprintf(ipfix + n, sizeof(ipfix) - n, "domain=%u", o->ipfix_domain);
+		sqlite3_bind_text(st, 11, ipfix, -1, SQLITE_TRANSIENT);
+	}
 	if (o->policy_path)
 		sqlite3_bind_text(st, 10, o->policy_path, -1, SQLITE_STATIC);
 	else
@@ -427,15 +480,17 @@ static void flows_end_unfinished(sqlite3 *db, int64_t run_id, const char *reason
 	sqlite3_finalize(st);
 }
 
-static void run_end(sqlite3 *db, int64_t run_id)
+/* ipfix_lost: the export's final count, which came after the writer's last flush. */
+static void run_end(sqlite3 *db, int64_t run_id, uint64_t ipfix_lost)
 {
 	sqlite3_stmt *st = NULL;
 
 	flows_end_unfinished(db, run_id, "recorder-stop");
-	if (sqlite3_prepare_v2(db, "UPDATE runs SET end_ns = ?1, heartbeat_ns = ?1 WHERE id = ?2", -1,
-			       &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "UPDATE runs SET end_ns = ?1, heartbeat_ns = ?1, "
+			       "ipfix_lost = max(ipfix_lost, ?3) WHERE id = ?2", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, fr_now_ns());
 		sqlite3_bind_int64(st, 2, run_id);
+		sqlite3_bind_int64(st, 3, (int64_t)ipfix_lost);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			fr_log(0, "cannot mark the run ended: %s", sqlite3_errmsg(db));
 	}
@@ -468,6 +523,7 @@ int main(int argc, char **argv)
 		.capture = { .enabled = true, .snaplen = 128, .segment_bytes = 64ULL << 20,
 			     .segment_ns = 3600LL * 1000000000 },
 		.dns_ports = { 53 },
+		.ipfix_active_s = 60,
 		.buffer_bytes = 4 << 20,
 	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
@@ -478,6 +534,8 @@ int main(int argc, char **argv)
 	struct fr_capture *capture = NULL;
 	struct fr_dns_tracker *dns = NULL;
 	struct fr_policy_maps *policy = NULL;
+	struct fr_ipfix_export *ipfix = NULL;
+	uint64_t ipfix_lost = 0;
 	struct fr_idset cgroup_ids = {};
 	struct fr_bpf bpf = { .cgroup_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -489,6 +547,8 @@ int main(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &o))
 		return 2;
 	fr_verbose = o.quiet ? 0 : 1 + o.verbose;
+	if (o.nipfix && !o.ipfix_domain_given)
+		o.ipfix_domain = fr_ipfix_default_domain();
 	o.cmdline = join_args(argc, argv);
 	/* Before anything is attached: a SIGINT or SIGTERM during the set-up makes a clean stop
 	 * once it is done (the loop below sees the flag at once), never a half-made run. */
@@ -545,6 +605,11 @@ int main(int argc, char **argv)
 	if (!consumer)
 		goto cleanup;
 	fr_consumer_set_policy(consumer, policy);
+	if (o.nipfix) {
+		ipfix = fr_ipfix_export_start(o.ipfix, o.nipfix, o.ipfix_domain);
+		if (!ipfix || fr_consumer_set_ipfix(consumer, ipfix, o.ipfix_active_s))
+			goto cleanup;
+	}
 	/* The packet perf buffer carries DNS even without capture. */
 	if (store)
 		fr_pcap_store_set_writer(store, writer);
@@ -595,9 +660,11 @@ int main(int argc, char **argv)
 	fr_consumer_flush(consumer);
 	if (policy)
 		fr_policy_maps_flush(policy, writer);
+	fr_consumer_ipfix_final(consumer);
 	ret = 0;
 cleanup:
 	fr_bpf_detach(&bpf); /* no more packets or events from here on */
+	ipfix_lost = fr_ipfix_export_stop(ipfix); /* sends what is queued */
 	if (store && writer)
 		fr_pcap_store_close(store);
 	if (writer)
@@ -607,7 +674,7 @@ cleanup:
 		fr_db_writer_stop(writer);
 	}
 	if (run_id > 0)
-		run_end(db, run_id);
+		run_end(db, run_id, ipfix_lost);
 	fr_capture_free(capture);
 	fr_consumer_free(consumer);
 	fr_policy_maps_free(policy);

@@ -20,12 +20,19 @@ struct exec_slot {
 	char *exe, *cmdline;
 };
 
+/* What the IPFIX export sends of a process, kept beside its seen slot. */
+struct desc_slot {
+	uint64_t tag;
+	char *exe, *container;
+};
+
 struct fr_processes {
 	struct fr_db_writer *w;
 	int64_t start_offset;
 	struct fr_cgroup_paths *cgpaths; /* NULL: no container columns */
 	uint64_t seen[SEEN_SLOTS];
 	struct exec_slot execs[EXEC_SLOTS];
+	struct desc_slot *descs; /* SEEN_SLOTS of them, with --ipfix only */
 };
 
 struct fr_processes *fr_processes_new(struct fr_db_writer *w, int64_t start_offset)
@@ -48,6 +55,11 @@ void fr_processes_free(struct fr_processes *p)
 		free(p->execs[i].exe);
 		free(p->execs[i].cmdline);
 	}
+	for (int i = 0; p->descs && i < SEEN_SLOTS; i++) {
+		free(p->descs[i].exe);
+		free(p->descs[i].container);
+	}
+	free(p->descs);
 	fr_cgroup_paths_free(p->cgpaths);
 	free(p);
 }
@@ -137,10 +149,45 @@ void fr_processes_exec(struct fr_processes *p, const struct fr_exec_event *e)
 	s->cmdline = n ? strdup(args) : NULL;
 }
 
+static uint32_t seen_index(const struct fr_identity *id, uint64_t *tag)
+{
+	*tag = ((uint64_t)id->pid << 40) ^ id->proc_start_ns;
+	return (uint32_t)((*tag * 0x9E3779B97F4A7C15ULL) >> 48);
+}
+
+int fr_processes_keep_descriptions(struct fr_processes *p)
+{
+	p->descs = calloc(SEEN_SLOTS, sizeof(*p->descs));
+	return p->descs ? 0 : -1;
+}
+
+void fr_processes_describe(const struct fr_processes *p, const struct fr_identity *id,
+			   const char **exe, const char **container)
+{
+	uint64_t tag;
+	const struct desc_slot *d = p->descs ? &p->descs[seen_index(id, &tag)] : NULL;
+
+	*exe = d && d->tag == tag && d->exe ? d->exe : "";
+	*container = d && d->tag == tag && d->container ? d->container : "";
+}
+
+static void keep_description(struct fr_processes *p, uint32_t index, uint64_t tag,
+			     const struct fr_op *op)
+{
+	struct desc_slot *d = &p->descs[index];
+
+	free(d->exe);
+	free(d->container);
+	d->tag = tag;
+	d->exe = op->exe ? strdup(op->exe) : NULL;
+	d->container = op->container ? strdup(op->container) : NULL;
+}
+
 void fr_processes_seen(struct fr_processes *p, const struct fr_identity *id)
 {
-	uint64_t tag = ((uint64_t)id->pid << 40) ^ id->proc_start_ns;
-	uint64_t *slot = &p->seen[(tag * 0x9E3779B97F4A7C15ULL) >> 48];
+	uint64_t tag;
+	uint32_t index = seen_index(id, &tag);
+	uint64_t *slot = &p->seen[index];
 	struct fr_op op = { .type = FR_OP_PROCESS };
 
 	if (!id->pid || *slot == tag)
@@ -160,6 +207,8 @@ void fr_processes_seen(struct fr_processes *p, const struct fr_identity *id)
 		}
 	}
 	fill_container(p, id, &op);
+	if (p->descs)
+		keep_description(p, index, tag, &op);
 	fr_db_writer_push(p->w, &op);
 }
 

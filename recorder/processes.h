@@ -27,6 +27,15 @@ struct fr_identity fr_processes_real(const struct fr_processes *p, const struct 
 /* Queue the process's row if this (pid, start) has not been seen. */
 void fr_processes_seen(struct fr_processes *p, const struct fr_identity *id);
 
+/* From now on, keep each seen process's exe and container for fr_processes_describe (the
+ * IPFIX export's; a few MiB at most). -1: out of memory. */
+int fr_processes_keep_descriptions(struct fr_processes *p);
+
+/* The exe and container of a seen process, "" when unknown; valid until the next
+ * fr_processes_seen. */
+void fr_processes_describe(const struct fr_processes *p, const struct fr_identity *id,
+			   const char **exe, const char **container);
+
 /* Keep what the exec hook saw of a process, for its row. */
 void fr_processes_exec(struct fr_processes *p, const struct fr_exec_event *e);
 

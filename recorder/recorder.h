@@ -41,6 +41,11 @@ struct fr_options {
 	uint32_t compat_mask;   /* FR_KF_* left out (--kernel-compat) */
 	uint32_t buffer_bytes;  /* the event ring buffer; the others scale from it (--buffer-size) */
 	const char *policy_path; /* --policy FILE, or NULL */
+	const char *ipfix[4];    /* --ipfix collectors (FR_MAX_IPFIX_COLLECTORS) */
+	int nipfix;
+	double ipfix_active_s;   /* --ipfix-active-timeout */
+	uint32_t ipfix_domain;   /* --ipfix-domain, or derived from the host */
+	bool ipfix_domain_given;
 };
 
 #endif

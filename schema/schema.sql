@@ -48,8 +48,13 @@ CREATE TABLE runs (
                                                 -- trailing '!' on the degraded ones, then
                                                 -- 'kernel-compat' if --kernel-compat took some
                                                 -- away (docs/kernels.md lists them all)
-    policy          TEXT                        -- (v4) the --policy file, as given; NULL: no policy
+    policy          TEXT,                       -- (v4) the --policy file, as given; NULL: no policy
                                                 -- (policy_rules has the rules in force)
+    ipfix           TEXT,                       -- (v4) the --ipfix collectors, space-separated, then
+                                                -- 'domain=N'; NULL: no export
+    ipfix_lost      INTEGER NOT NULL DEFAULT 0  -- (v4) IPFIX records not delivered: the export queue
+                                                -- was full, or a collector was unreachable (one
+                                                -- per record and collector); the database has them
 );
 
 -- One row per process instance: (pid, start_ns) so that a reused pid is a new row.
