@@ -1,5 +1,6 @@
 /*
- * flowq flows: list flows, optionally filtered, ordered by start time.
+ * flowq flows: list flows, optionally filtered, ordered by start time. Its filters are shared
+ * with flowq ipfix, which replays the same flows to a collector.
  *
  * The filters are a table of SQL conditions, joined into the WHERE clause as query/filters.c
  * describes.
@@ -22,6 +23,7 @@ enum flows_filter_id {
 	FILTER_VERDICT,
 	FILTER_COUNT
 };
+_Static_assert(FILTER_COUNT == FLOWQ_FLOWS_FILTERS, "query.h sizes the values by it");
 
 static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 	[FILTER_SINCE] = { "COALESCE(end_ns, last_ns) >= :since", ":since" },
@@ -41,22 +43,19 @@ static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 			     ":verdict" },
 };
 
-static const struct flowq_filter_query flows_query = {
-	.select = "SELECT id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family,"
-		  " direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out,"
-		  " packets_in, packets_captured, parent_flow_id, end_reason, verdict, rule FROM flows",
-	.filters = flows_filters,
-	.count = FILTER_COUNT,
-	.order = " ORDER BY start_ns, id",
-};
+struct flowq_filter_query flowq_flows_query(const char *select)
+{
+	return (struct flowq_filter_query){
+		.select = select,
+		.filters = flows_filters,
+		.count = FILTER_COUNT,
+		.order = " ORDER BY start_ns, id",
+	};
+}
 
 struct flows_args {
 	struct flowq_globals *globals;
-	/* Times are kept as text until all options are read: --utc may come after them. */
-	const char *since_arg, *until_arg;
-	char host[INET6_ADDRSTRLEN]; /* --host, as the database spells it */
-	char container[65];          /* --container, lower case */
-	struct flowq_filter_value filters[FILTER_COUNT];
+	struct flowq_flows_filter filter;
 };
 
 enum {
@@ -72,7 +71,7 @@ enum {
 	OPT_VERDICT,
 };
 
-static const struct argp_option flows_options[] = {
+static const struct argp_option flows_filter_options[] = {
 	{ "since", OPT_SINCE, "T", 0,
 	  "Only flows still active at or after T (closed or last seen at or after T)", 0 },
 	{ "until", OPT_UNTIL, "T", 0, "Only flows that started at or before T", 0 },
@@ -117,14 +116,11 @@ static const char flows_doc[] =
 	"Times (T): RFC 3339, 'YYYY-MM-DD HH:MM[:SS[.frac]]' (local time, or UTC with --utc), "
 	"@EPOCH seconds, or a duration back from now (30s, 15m, 2h, 1h30m, 3d).";
 
-static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
+static error_t parse_flows_filter_option(int key, char *arg, struct argp_state *state)
 {
-	struct flows_args *args = state->input;
+	struct flowq_flows_filter *args = state->input;
 
 	switch (key) {
-	case ARGP_KEY_INIT:
-		flowq_command_init(state, "flowq flows", args->globals);
-		break;
 	case OPT_SINCE:
 		args->since_arg = arg;
 		break;
@@ -132,26 +128,26 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 		args->until_arg = arg;
 		break;
 	case OPT_PID:
-		args->filters[FILTER_PID] = flowq_filter_pid(arg);
+		args->values[FILTER_PID] = flowq_filter_pid(arg);
 		break;
 	case OPT_COMM:
-		args->filters[FILTER_COMM] = flowq_filter_text(arg);
+		args->values[FILTER_COMM] = flowq_filter_text(arg);
 		break;
 	case OPT_NETNS:
-		args->filters[FILTER_NETNS] = flowq_filter_netns(arg);
+		args->values[FILTER_NETNS] = flowq_filter_netns(arg);
 		break;
 	case OPT_HOST:
-		args->filters[FILTER_HOST] = flowq_filter_host(arg, args->host);
+		args->values[FILTER_HOST] = flowq_filter_host(arg, args->host);
 		break;
 	case OPT_PORT:
-		args->filters[FILTER_PORT] = flowq_filter_port(arg);
+		args->values[FILTER_PORT] = flowq_filter_port(arg);
 		break;
 	case OPT_PROTO:
 		if (strcmp(arg, "tcp") && strcmp(arg, "udp") && strcmp(arg, "icmp") &&
 		    strcmp(arg, "icmp6") && strcmp(arg, "mptcp"))
 			flowq_usage_error("invalid --proto '%s': expected tcp, udp, icmp, icmp6 or mptcp",
 					  arg);
-		args->filters[FILTER_PROTO] = flowq_filter_text(arg);
+		args->values[FILTER_PROTO] = flowq_filter_text(arg);
 		break;
 	case OPT_CONTAINER: {
 		size_t n = strlen(arg);
@@ -161,13 +157,39 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 					  "hex digits)", arg);
 		for (size_t i = 0; i <= n; i++)
 			args->container[i] = (char)tolower((unsigned char)arg[i]);
-		args->filters[FILTER_CONTAINER] = flowq_filter_text(args->container);
+		args->values[FILTER_CONTAINER] = flowq_filter_text(args->container);
 		break;
 	}
 	case OPT_VERDICT:
 		if (strcmp(arg, "deny") && strcmp(arg, "audit") && strcmp(arg, "any"))
 			flowq_usage_error("invalid --verdict '%s': expected deny, audit or any", arg);
-		args->filters[FILTER_VERDICT] = flowq_filter_text(arg);
+		args->values[FILTER_VERDICT] = flowq_filter_text(arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp flowq_flows_filter_argp = {
+	.options = flows_filter_options,
+	.parser = parse_flows_filter_option,
+};
+
+void flowq_flows_filter_times(const struct flowq_globals *globals, struct flowq_flows_filter *f)
+{
+	flowq_resolve_times(globals, f->since_arg, f->until_arg, &f->values[FILTER_SINCE],
+			    &f->values[FILTER_UNTIL]);
+}
+
+static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
+{
+	struct flows_args *args = state->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		flowq_command_init(state, "flowq flows", args->globals);
+		state->child_inputs[1] = &args->filter;
 		break;
 	case ARGP_KEY_ARG:
 		flowq_usage_error("flows takes options only, no arguments ('%s' given; see flowq flows --help)",
@@ -178,20 +200,29 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* The globals first: flowq_command_init hands them their input as child 0. */
+static const struct argp_child flows_children[] = {
+	{ &flowq_globals_argp, 0, "Global options:", 3 },
+	{ &flowq_flows_filter_argp, 0, NULL, 0 },
+	{ 0 }
+};
+
 static const struct argp flows_argp = {
-	.options = flows_options,
 	.parser = parse_flows_option,
 	.doc = flows_doc,
-	.children = flowq_command_children,
+	.children = flows_children,
 };
 
 int cmd_flows(int argc, char **argv, struct flowq_globals *globals)
 {
 	struct flows_args args = { .globals = globals };
+	struct flowq_filter_query query = flowq_flows_query(
+		"SELECT id, start_ns, last_ns, end_ns, pid, tid, comm, uid, netns, proto, family,"
+		" direction, laddr, lport, raddr, rport, rname, bytes_out, bytes_in, packets_out,"
+		" packets_in, packets_captured, parent_flow_id, end_reason, verdict, rule FROM flows");
 
 	if (argp_parse(&flows_argp, argc, argv, ARGP_NO_HELP, NULL, &args) != 0)
 		return FLOWQ_EXIT_USAGE;
-	flowq_resolve_times(globals, args.since_arg, args.until_arg, &args.filters[FILTER_SINCE],
-			    &args.filters[FILTER_UNTIL]);
-	return flowq_print_filtered(globals, &globals->output, &flows_query, args.filters);
+	flowq_flows_filter_times(globals, &args.filter);
+	return flowq_print_filtered(globals, &globals->output, &query, args.filter.values);
 }

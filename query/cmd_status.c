@@ -29,7 +29,7 @@
 	" WHEN :live = -1 AND id = (SELECT max(id) FROM runs) THEN 'unknown'" \
 	" ELSE 'crashed' END AS state, heartbeat_ns," \
 	" hostname, kernel, cgroup, hooks, features, lost_events, ringbuf_full, flows_full, owners_full," \
-	" unowned_packets, policy," POLICY_COLUMNS
+	" unowned_packets, ipfix, ipfix_lost, policy," POLICY_COLUMNS
 /* The policy a run had in force last: the rules of its highest version, and their hits. */
 #define POLICY_VERSION "(SELECT max(version) FROM policy_rules v WHERE v.run_id = runs.id)"
 #define POLICY_COLUMNS \
@@ -56,8 +56,12 @@ struct status_args {
 static const char status_doc[] =
 	"Show the recorder's runs and the size of the database."
 	"\v"
-	"Run columns: id, start_ns, end_ns, state, heartbeat_ns, hostname, kernel, cgroup, hooks, lost_events, "
-	"ringbuf_full, flows_full, owners_full, unowned_packets. state is 'ended' when the run "
+	"Run columns: id, start_ns, end_ns, state, heartbeat_ns, hostname, kernel, cgroup, hooks, features, "
+	"lost_events, ringbuf_full, flows_full, owners_full, unowned_packets, ipfix, ipfix_lost, policy, "
+	"policy_rules, policy_hits. ipfix names the --ipfix collectors and the observation domain; "
+	"ipfix_lost counts the export records a collector did not get (the database has those "
+	"flows all the same). policy is the --policy file, policy_rules and policy_hits the rules "
+	"of its last version and the attempts they decided. state is 'ended' when the run "
 	"stopped cleanly; 'live' when a recorder holds the data directory's lock (flowrec.lock) "
 	"and this is its run; 'unknown' for the newest run when the lock file cannot be read; "
 	"else 'crashed'. heartbeat_ns is the recorder's last flush.\n"

@@ -27,6 +27,7 @@ static const struct flowq_command commands[] = {
 	{ "pcap", cmd_pcap },
 	{ "plot", cmd_plot },
 	{ "report", cmd_report },
+	{ "ipfix", cmd_ipfix },
 };
 
 struct main_args {
@@ -57,7 +58,7 @@ static const struct argp_option main_options[] = {
 	COMMAND_DOC("flows [FILTER...]",
 		    "List flows ordered by start time. Filters, combined with AND: --since T, "
 		    "--until T, --pid N, --comm NAME, --netns INODE, --host ADDR, --port N, "
-		    "--proto tcp|udp|icmp|icmp6|mptcp."),
+		    "--proto tcp|udp|icmp|icmp6|mptcp, --container ID, --verdict deny|audit|any."),
 	COMMAND_DOC("dns [FILTER...]",
 		    "List DNS queries and their responses (either side: a recorded task asking or "
 		    "answering) ordered by time. Filters, combined with AND: --since T, --until T "
@@ -76,6 +77,10 @@ static const struct argp_option main_options[] = {
 		    "--flow ID (repeatable), --pid N, --comm NAME, --netns INODE, --host ADDR, "
 		    "--port N, --filter EXPR (tcpdump syntax). --format pcap|pcapng (before or "
 		    "after the word pcap) sets the file format."),
+	COMMAND_DOC("ipfix [udp:|tcp:]HOST:PORT [FILTER...]",
+		    "Send recorded flows to an IPFIX collector, one record per flow with the "
+		    "elements flowrec --ipfix sends (a backfill). Filters as for flows; --domain N, "
+		    "--rate N (records per second)."),
 	COMMAND_DOC("plot -o FILE [--since T] [--until T] [--by KEY] [--top N]",
 		    "Draw bytes per second over time as an SVG image ('-': standard output), one "
 		    "line per top entry: --by process (default), container or destination; --top N "

@@ -138,6 +138,22 @@ int flowq_filter_bind(sqlite3_stmt *st, const struct flowq_filter_query *query,
 int flowq_print_filtered(const struct flowq_globals *globals, const struct fr_output_opts *output,
 			 const struct flowq_filter_query *query, const struct flowq_filter_value *values);
 
+/* flowq flows' filters (query/cmd_flows.c), which flowq ipfix shares: an argp child whose
+ * input is a struct flowq_flows_filter, then flowq_flows_filter_times once all options are
+ * read, then a query over flows with flowq_flows_query (ordered by start time). */
+#define FLOWQ_FLOWS_FILTERS 10
+struct flowq_flows_filter {
+	/* Times are kept as text until all options are read: --utc may come after them. */
+	const char *since_arg, *until_arg;
+	char host[INET6_ADDRSTRLEN]; /* --host, as the database spells it */
+	char container[65];          /* --container, lower case */
+	struct flowq_filter_value values[FLOWQ_FLOWS_FILTERS];
+};
+extern const struct argp flowq_flows_filter_argp;
+void flowq_flows_filter_times(const struct flowq_globals *globals, struct flowq_flows_filter *f);
+/* select: "SELECT ... FROM flows" (joins allowed: the conditions name flows' own columns). */
+struct flowq_filter_query flowq_flows_query(const char *select);
+
 /* Commands: argv[0] is the program name, argv[1..] the command's arguments. Each returns
  * the exit status. */
 int cmd_sql(int argc, char **argv, struct flowq_globals *globals);
@@ -148,5 +164,7 @@ int cmd_pcap(int argc, char **argv, struct flowq_globals *globals);
 int cmd_plot(int argc, char **argv, struct flowq_globals *globals);
 int cmd_report(int argc, char **argv, struct flowq_globals *globals);
 int cmd_events(int argc, char **argv, struct flowq_globals *globals);
+int cmd_ipfix(int argc, char **argv, struct flowq_globals *globals);
+int cmd_ipfix(int argc, char **argv, struct flowq_globals *globals);
 
 #endif
