@@ -71,6 +71,7 @@
 struct rec {
 	uint64_t flow_id;
 	uint64_t start, end;
+	uint64_t start_ms, end_ms; /* ms since the epoch */
 	uint32_t sip4, dip4;
 	uint8_t sip6[16], dip6[16];
 	uint16_t sport, dport;
@@ -115,6 +116,9 @@ static const struct element elements[] = {
 	{ "flowStartNanoseconds", 0, 156, FB_DT_NANOSEC, 0, FIELD(start), NULL },
 	/* last packet; for an active-timeout record, the last packet so far */
 	{ "flowEndNanoseconds", 0, 157, FB_DT_NANOSEC, 0, FIELD(end), NULL },
+	/* the same in milliseconds, which more collectors read (nfdump 1.7 reads only these) */
+	{ "flowStartMilliseconds", 0, 152, FB_DT_MILSEC, 0, FIELD(start_ms), NULL },
+	{ "flowEndMilliseconds", 0, 153, FB_DT_MILSEC, 0, FIELD(end_ms), NULL },
 	/* initiator */
 	{ "sourceIPv4Address", 0, 8, FB_IP4_ADDR, IN_V4, FIELD(sip4), NULL },
 	/* responder */
@@ -770,6 +774,8 @@ int fr_ipfix_export(struct fr_ipfix_exporter *e, const struct fr_ipfix_flow *f)
 	r.flow_id = f->flow_id;
 	r.start = ntp_from_unix_ns(f->start_ns);
 	r.end = ntp_from_unix_ns(f->end_ns);
+	r.start_ms = f->start_ns > 0 ? (uint64_t)f->start_ns / 1000000 : 0;
+	r.end_ms = f->end_ns > 0 ? (uint64_t)f->end_ns / 1000000 : 0;
 	if (f->family == 4) {
 		r.sip4 = load_be32(src);
 		r.dip4 = load_be32(dst);

@@ -87,7 +87,7 @@ nf_sums() {
 	map("\(.[0].proto) \(.[0].src4_addr // .[0].src6_addr) \(.[0].src_port) \(.[0].dst4_addr // .[0].dst6_addr) \(.[0].dst_port) \(map(.in_bytes) | add) \(map(.in_packets) | add) \(map(.out_bytes) | add) \(map(.out_packets) | add)") |
 	sort | .[]'
 }
-nfdump -R "$T/nf" -o json > "$T/nf.json"
+TZ=UTC nfdump -R "$T/nf" -o json > "$T/nf.json"
 from_nfdump=$(nf_sums "$T/nf")
 check "nfdump reads the collector's files" "" "$(cat "$T/nfdump.err")"
 # The database's side: each flow with the initiator as source, summed per 5-tuple.
@@ -101,6 +101,11 @@ check_range "nfdump: the flows of the test are there (tcp, udp, v6, the long one
 check "nfdump: the IPv6 connection" 1 "$(echo "$from_nfdump" | grep -c '^6 ::1 [0-9]* ::1 7703 ')"
 check "nfdump: the long connection was sent in several records (active timeout)" 1 \
 	"$(jq '[.[] | select(.dst_port == 7704)] | length > 2' "$T/nf.json" | grep -c true)"
+check "nfdump: the first and last packet times of the 7701 connection, to the millisecond" \
+	"$(q "SELECT strftime('%Y-%m-%dT%H:%M:%S', s / 1000, 'unixepoch') || printf('.%03d', s % 1000) || ' ' ||
+		strftime('%Y-%m-%dT%H:%M:%S', e / 1000, 'unixepoch') || printf('.%03d', e % 1000)
+		FROM (SELECT min(start_ns) / 1000000 AS s, max(end_ns) / 1000000 AS e FROM flows WHERE lport = 7701 OR rport = 7701)")" \
+	"$(jq -r '[.[] | select(.dst_port == 7701)] | "\(map(.first) | min) \(map(.last) | max)"' "$T/nf.json")"
 
 # --- TCP: ipfixDump decodes both streams; the process elements carry the test's task -----
 ipfixDump --rfc5610 --in "$T/tcp1.ipfix" > "$T/dump1" 2> "$T/dump1.err"

@@ -181,7 +181,7 @@ static int first_templates(int fd, uint32_t domain)
 
 /* This file's record layout, independent of the exporter's: what a collector would write. */
 struct got {
-	uint64_t flow_id, start, end;
+	uint64_t flow_id, start, end, start_ms, end_ms;
 	uint64_t oct_d, pkt_d, oct_t, pkt_t, roct_d, rpkt_d, roct_t, rpkt_t;
 	uint64_t cgroup, netns;
 	fbVarfield_t ntop_name, comm, exe, container, dns, rule;
@@ -191,12 +191,14 @@ struct got {
 	uint8_t proto, reason, fw;
 	uint8_t pad[5];
 };
-_Static_assert(sizeof(struct got) == 272, "no implicit padding in struct got");
+_Static_assert(sizeof(struct got) == 288, "no implicit padding in struct got");
 
 static fbInfoElementSpec_t got_spec[] = {
 	{ "flowId", 8, 0 },
 	{ "flowStartNanoseconds", 8, 0 },
 	{ "flowEndNanoseconds", 8, 0 },
+	{ "flowStartMilliseconds", 8, 0 },
+	{ "flowEndMilliseconds", 8, 0 },
 	{ "octetDeltaCount", 8, 0 },
 	{ "packetDeltaCount", 8, 0 },
 	{ "octetTotalCount", 8, 0 },
@@ -496,6 +498,8 @@ static void test_udp_records(void **state)
 	assert_int_equal(a->g.end, 0xe8fe6f85fffffffcULL);
 	assert_int_equal(unix_ns(a->g.start), f4.start_ns);
 	assert_int_equal(unix_ns(a->g.end), f4.end_ns);
+	assert_int_equal(a->g.start_ms, f4.start_ns / 1000000);
+	assert_int_equal(a->g.end_ms, f4.end_ns / 1000000);
 	assert_int_equal(a->g.sip4, 0xc0000201u);
 	assert_int_equal(a->g.dip4, 0xc6336407u);
 	memset(ip6, 0, sizeof(ip6));
