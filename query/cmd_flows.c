@@ -7,7 +7,6 @@
  */
 #include "query.h"
 
-#include <ctype.h>
 #include <string.h>
 
 enum flows_filter_id {
@@ -21,6 +20,8 @@ enum flows_filter_id {
 	FILTER_PROTO,
 	FILTER_CONTAINER,
 	FILTER_VERDICT,
+	FILTER_NAME,
+	FILTER_EXE,
 	FILTER_COUNT
 };
 _Static_assert(FILTER_COUNT == FLOWQ_FLOWS_FILTERS, "query.h sizes the values by it");
@@ -35,10 +36,9 @@ static const struct flowq_filter flows_filters[FILTER_COUNT] = {
 	[FILTER_PORT] = { "(lport = :port OR rport = :port)", ":port" },
 	[FILTER_PROTO] = { "proto = :proto", ":proto" },
 	/* the owning process's container id, or a prefix of it (docker's 12-hex short ids) */
-	[FILTER_CONTAINER] = { "EXISTS (SELECT 1 FROM processes p WHERE p.pid = flows.pid"
-			       " AND p.start_ns = flows.proc_start_ns"
-			       " AND substr(p.container, 1, length(:container)) = :container)",
-			       ":container" },
+	[FILTER_CONTAINER] = { FLOWQ_FLOW_CONTAINER_COND, ":container" },
+	[FILTER_NAME] = { FLOWQ_FLOW_NAME_COND, ":name" },
+	[FILTER_EXE] = { FLOWQ_FLOW_EXE_COND, ":exe" },
 	[FILTER_VERDICT] = { "CASE :verdict WHEN 'any' THEN verdict IS NOT NULL ELSE verdict = :verdict END",
 			     ":verdict" },
 };
@@ -69,6 +69,8 @@ enum {
 	OPT_PROTO,
 	OPT_CONTAINER,
 	OPT_VERDICT,
+	OPT_NAME,
+	OPT_EXE,
 };
 
 static const struct argp_option flows_filter_options[] = {
@@ -88,6 +90,11 @@ static const struct argp_option flows_filter_options[] = {
 	{ "container", OPT_CONTAINER, "ID", 0,
 	  "Only flows whose owning process ran in container ID (processes.container: the full "
 	  "hex id or a prefix of it, such as Docker's 12-character short id)", 0 },
+	{ "name", OPT_NAME, "GLOB", 0,
+	  "Only flows whose remote address came from a DNS answer for a name matching GLOB "
+	  "(rname; '*', '?', '[...]', ignoring case)", 0 },
+	{ "exe", OPT_EXE, "PATH", 0,
+	  "Only flows whose owning process ran the executable PATH (processes.exe)", 0 },
 	{ "verdict", OPT_VERDICT, "V", 0,
 	  "Only attempts a --policy rule decided: deny (refused), audit (allowed, would have been "
 	  "denied) or any (either)", 0 },
@@ -149,17 +156,15 @@ static error_t parse_flows_filter_option(int key, char *arg, struct argp_state *
 					  arg);
 		args->values[FILTER_PROTO] = flowq_filter_text(arg);
 		break;
-	case OPT_CONTAINER: {
-		size_t n = strlen(arg);
-
-		if (!n || n >= sizeof(args->container) || strspn(arg, "0123456789abcdefABCDEF") != n)
-			flowq_usage_error("invalid --container '%s': expected a container id (1 to 64 "
-					  "hex digits)", arg);
-		for (size_t i = 0; i <= n; i++)
-			args->container[i] = (char)tolower((unsigned char)arg[i]);
-		args->values[FILTER_CONTAINER] = flowq_filter_text(args->container);
+	case OPT_CONTAINER:
+		args->values[FILTER_CONTAINER] = flowq_filter_container(arg, args->container);
 		break;
-	}
+	case OPT_NAME:
+		args->values[FILTER_NAME] = flowq_filter_name(arg);
+		break;
+	case OPT_EXE:
+		args->values[FILTER_EXE] = flowq_filter_exe(arg);
+		break;
 	case OPT_VERDICT:
 		if (strcmp(arg, "deny") && strcmp(arg, "audit") && strcmp(arg, "any"))
 			flowq_usage_error("invalid --verdict '%s': expected deny, audit or any", arg);

@@ -6,7 +6,7 @@
  * 1. The command line is checked completely first: times, the output format, and the packet
  *    filter (--host, --port and --filter, compiled by libpcap for LINKTYPE_RAW). A mistake
  *    there is exit 2 before anything is read or written.
- * 2. A flow restriction (--flow, --pid, --comm, --netns) becomes a sorted set of flow ids,
+ * 2. A flow restriction (--flow, --pid, --comm, --netns, --container, --name, --exe) becomes a sorted set of flow ids,
  *    read from `flows`, plus the addresses of its TCP flows: handshake packets seen on a
  *    listening socket before their flow existed carry "flow=0" in their comment and are
  *    matched to a flow by addresses, ports and time (handshake_flow below).
@@ -76,10 +76,11 @@ struct pcap_args {
 	/* Times stay text until all options are read: --utc may come after them. */
 	const char *since_arg, *until_arg;
 	struct flowq_filter_value since, until;
-	/* Which flows: --flow ids in the order given; --pid, --comm, --netns. */
+	/* Which flows: --flow ids in the order given; --pid, --comm, --netns, --container, --name, --exe. */
 	int64_t *flows;
 	size_t nflows, capflows;
-	struct flowq_filter_value pid, comm, netns;
+	struct flowq_filter_value pid, comm, netns, container, name, exe;
+	char container_text[65];
 	/* The packet filter. */
 	char host_text[INET6_ADDRSTRLEN]; /* --host, as inet_ntop spells it */
 	struct flowq_filter_value host, port;
@@ -96,6 +97,9 @@ enum {
 	OPT_HOST,
 	OPT_PORT,
 	OPT_FILTER,
+	OPT_CONTAINER,
+	OPT_NAME,
+	OPT_EXE,
 };
 
 static const struct argp_option pcap_options[] = {
@@ -119,6 +123,14 @@ static const struct argp_option pcap_options[] = {
 	{ "netns", OPT_NETNS, "INODE", 0,
 	  "Only packets of flows in this network namespace (a number, or net:[N] as readlink "
 	  "/proc/PID/ns/net prints it)", 0 },
+	{ "container", OPT_CONTAINER, "ID", 0,
+	  "Only packets of flows whose owning process ran in container ID (processes.container, "
+	  "or a prefix of it such as Docker's short id)", 0 },
+	{ "name", OPT_NAME, "GLOB", 0,
+	  "Only packets of flows whose remote address came from a DNS answer for a name matching "
+	  "GLOB (flows.rname; ignoring case): everything that talked to *.example.com", 0 },
+	{ "exe", OPT_EXE, "PATH", 0,
+	  "Only packets of flows whose owning process ran the executable PATH (processes.exe)", 0 },
 	{ "host", OPT_HOST, "ADDR", 0,
 	  "Only packets from or to ADDR (IPv4 or IPv6): the packet filter 'host ADDR'", 0 },
 	{ "port", OPT_PORT, "N", 0, "Only packets from or to port N: the packet filter 'port N'", 0 },
@@ -135,15 +147,15 @@ static const char pcap_doc[] =
 	"Time bounds are inclusive: a packet is exported when since <= its timestamp <= until; "
 	"either bound may be left out.\n"
 	"\n"
-	"--flow, --pid, --comm and --netns choose flows (from the flows table): when several are "
-	"given, a flow must match all of them (the --flow ids that also match --pid, --comm and "
-	"--netns). Only the packets of the chosen flows are exported, including the TCP handshake "
+	"--flow, --pid, --comm, --netns, --container, --name and --exe choose flows (from the "
+	"flows table): when several are given, a flow must match all of them (the --flow ids that "
+	"also match the others). Only the packets of the chosen flows are exported, including the TCP handshake "
 	"packets seen on a listening socket before the accepted connection's flow existed (their "
 	"comment says flow=0, after netns=N where the kernel told the handshake's namespace): "
 	"those are matched to a flow by addresses, ports and namespace, within 5 s "
 	"before to 1 s after the flow's start. Without any of these options every packet in the "
 	"time window is exported, flow=0 ones included. A --flow id not (yet) in the flows table "
-	"still selects the packets tagged with it, unless --pid, --comm or --netns is also given.\n"
+	"still selects the packets tagged with it, unless one of the others is also given.\n"
 	"\n"
 	"--host, --port and --filter are packet filters, compiled by libpcap for raw IP packets "
 	"(LINKTYPE_RAW) and combined with AND: 'host ADDR and port N and (EXPR)'. A filter that "
@@ -222,6 +234,15 @@ static error_t parse_pcap_option(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NETNS:
 		args->netns = flowq_filter_netns(arg);
+		break;
+	case OPT_CONTAINER:
+		args->container = flowq_filter_container(arg, args->container_text);
+		break;
+	case OPT_NAME:
+		args->name = flowq_filter_name(arg);
+		break;
+	case OPT_EXE:
+		args->exe = flowq_filter_exe(arg);
 		break;
 	case OPT_HOST:
 		args->host = flowq_filter_host(arg, args->host_text);
@@ -491,6 +512,9 @@ enum flow_filter_id {
 	FLOW_PID,
 	FLOW_COMM,
 	FLOW_NETNS,
+	FLOW_CONTAINER,
+	FLOW_NAME,
+	FLOW_EXE,
 	FLOW_STARTED_BY,
 	FLOW_OPEN_FROM,
 	FLOW_FILTER_COUNT
@@ -501,6 +525,9 @@ static const struct flowq_filter flow_filters[FLOW_FILTER_COUNT] = {
 	[FLOW_PID] = { "pid = :pid", ":pid" },
 	[FLOW_COMM] = { "comm = :comm", ":comm" },
 	[FLOW_NETNS] = { "netns = :netns", ":netns" },
+	[FLOW_CONTAINER] = { FLOWQ_FLOW_CONTAINER_COND, ":container" },
+	[FLOW_NAME] = { FLOWQ_FLOW_NAME_COND, ":name" },
+	[FLOW_EXE] = { FLOWQ_FLOW_EXE_COND, ":exe" },
 	/* The window widened by FLOW_WINDOW_MARGIN_NS. */
 	[FLOW_STARTED_BY] = { "start_ns <= :until_hi", ":until_hi" },
 	[FLOW_OPEN_FROM] = { "(end_ns IS NULL OR end_ns >= :since_lo)", ":since_lo" },
@@ -520,8 +547,12 @@ static int select_flows(sqlite3 *db, const struct pcap_args *args, struct flow_s
 		[FLOW_PID] = args->pid,
 		[FLOW_COMM] = args->comm,
 		[FLOW_NETNS] = args->netns,
+		[FLOW_CONTAINER] = args->container,
+		[FLOW_NAME] = args->name,
+		[FLOW_EXE] = args->exe,
 	};
-	int by_row = args->pid.given || args->comm.given || args->netns.given;
+	int by_row = args->pid.given || args->comm.given || args->netns.given || args->container.given ||
+		     args->name.given || args->exe.given;
 	sqlite3_stmt *st = NULL;
 	char *sql;
 	int ret = -1, rc;

@@ -11,6 +11,7 @@
 #include "timefmt.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +60,41 @@ struct flowq_filter_value flowq_filter_netns(const char *arg)
 		flowq_usage_error("invalid --netns '%s': expected an inode number such as 4026531840 "
 				  "or net:[4026531840]", arg);
 	return flowq_filter_number((int64_t)v);
+}
+
+struct flowq_filter_value flowq_filter_container(const char *arg, char text[65])
+{
+	size_t n = strlen(arg);
+
+	if (!n || n > 64 || strspn(arg, "0123456789abcdefABCDEF") != n)
+		flowq_usage_error("invalid --container '%s': expected a container id (1 to 64 hex digits)",
+				  arg);
+	for (size_t i = 0; i <= n; i++)
+		text[i] = (char)tolower((unsigned char)arg[i]);
+	return flowq_filter_text(text);
+}
+
+/* DNS names are compared without case, and "a.test." is "a.test". */
+struct flowq_filter_value flowq_filter_name(const char *arg)
+{
+	struct flowq_filter_value v = flowq_filter_text(arg);
+	size_t n = strlen(arg);
+
+	if (n > 1 && arg[n - 1] == '.')
+		n--;
+	if (!n || n > 1024)
+		flowq_usage_error("invalid --name '%s': expected a name or a glob such as '*.example.com'",
+				  arg);
+	v.text_len = (int)n;
+	return v;
+}
+
+struct flowq_filter_value flowq_filter_exe(const char *arg)
+{
+	if (arg[0] != '/')
+		flowq_usage_error("invalid --exe '%s': expected an absolute path, as processes.exe has it",
+				  arg);
+	return flowq_filter_text(arg);
 }
 
 /* The database holds addresses as inet_ntop writes them, and libpcap's filter compiler reads

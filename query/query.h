@@ -116,6 +116,19 @@ struct flowq_filter_value flowq_filter_pid(const char *arg);
 struct flowq_filter_value flowq_filter_port(const char *arg);
 struct flowq_filter_value flowq_filter_netns(const char *arg);
 struct flowq_filter_value flowq_filter_host(const char *arg, char text[INET6_ADDRSTRLEN]);
+/* --container ID (1 to 64 hex digits, matched as a prefix; text gets it in lower case),
+ * --name GLOB (a final dot ignored) and --exe PATH (absolute), as flows, ipfix and pcap take
+ * them, with the conditions on the flows table below. */
+struct flowq_filter_value flowq_filter_container(const char *arg, char text[65]);
+struct flowq_filter_value flowq_filter_name(const char *arg);
+struct flowq_filter_value flowq_filter_exe(const char *arg);
+#define FLOWQ_FLOW_PROCESS_IS(cond)                                                          \
+	"EXISTS (SELECT 1 FROM processes p WHERE p.pid = flows.pid"                          \
+	" AND p.start_ns = flows.proc_start_ns AND " cond ")"
+#define FLOWQ_FLOW_CONTAINER_COND \
+	FLOWQ_FLOW_PROCESS_IS("substr(p.container, 1, length(:container)) = :container")
+#define FLOWQ_FLOW_NAME_COND "lower(flows.rname) GLOB lower(:name)"
+#define FLOWQ_FLOW_EXE_COND FLOWQ_FLOW_PROCESS_IS("p.exe = :exe")
 
 /* --since and --until are kept as text until all options are read, as --utc may follow
  * them; this turns those given (not NULL) into ns. A time that does not parse is a usage
@@ -141,7 +154,7 @@ int flowq_print_filtered(const struct flowq_globals *globals, const struct fr_ou
 /* flowq flows' filters (query/cmd_flows.c), which flowq ipfix shares: an argp child whose
  * input is a struct flowq_flows_filter, then flowq_flows_filter_times once all options are
  * read, then a query over flows with flowq_flows_query (ordered by start time). */
-#define FLOWQ_FLOWS_FILTERS 10
+#define FLOWQ_FLOWS_FILTERS 12
 struct flowq_flows_filter {
 	/* Times are kept as text until all options are read: --utc may come after them. */
 	const char *since_arg, *until_arg;

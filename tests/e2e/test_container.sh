@@ -64,6 +64,13 @@ check "flows --container combines with other filters" 0 \
 	"$(fq --format jsonl flows --container "${ID_D:0:12}" --comm srv-ct | wc -l)"
 check "flows --container of no container" 0 \
 	"$(fq --format jsonl flows --container 000000000000 | wc -l)"
+# flowq pcap --container: the packets of the container's flow, as --flow with its id.
+FID=$(fq --format jsonl flows --container "${ID_P:0:12}" | jq -r .id)
+fq pcap --container "${ID_P:0:12}" -w "$T/ct.pcap" 2> /dev/null
+fq pcap --flow "$FID" -w "$T/ct-id.pcap" 2> /dev/null
+check "pcap --container: its flow's packets, as --flow gives them" \
+	"$(tcpdump -nn -r "$T/ct-id.pcap" 2>/dev/null | wc -l)" "$(tcpdump -nn -r "$T/ct.pcap" 2>/dev/null | wc -l)"
+check_range "pcap --container: packets there" 4 100 "$(tcpdump -nn -r "$T/ct.pcap" 2>/dev/null | wc -l)"
 fq flows --container xyz > /dev/null 2> "$T/err"
 check "flows --container rejects a non-hex id (usage error)" 2 $?
 check "report containers: each container's flows under its id and runtime, the server by cgroup" \

@@ -193,6 +193,28 @@ check "denied: the audited unanswered attempt, its task and the rule as written"
 	"$(rows denied | fields '.[0]' verdict rule what pid comm raddr rport rule_text)"
 check "denied: that one row only" 1 "$(rows denied | wc -l)"
 
+# --- flows and packets by DNS name and executable (flows/pcap --name, --exe) -----------------
+check "flows --name: the flows whose peer came from a.test's answer (any case, final dot)" \
+	"$(q "SELECT comm || ' ' || raddr || ' ' || rport FROM flows WHERE rname = 'a.test' ORDER BY start_ns, id")" \
+	"$("$FLOWQ" --db "$DB" --format jsonl flows --name 'A.Test.' | jq -r '"\(.comm) \(.raddr) \(.rport)"')"
+REXE=$(q "SELECT exe FROM processes WHERE pid = $RES")
+check "flows --exe: the resolver's flows by its executable" "$(q "SELECT group_concat(id) FROM flows WHERE pid = $RES")" \
+	"$("$FLOWQ" --db "$DB" --format jsonl flows --exe "$REXE" --comm resolver | jq -rs 'map(.id) | join(",")')"
+"$FLOWQ" --db "$DB" pcap --name '*.test' -w "$T/by-name.pcap" 2> "$T/pcap.err"
+# The same packets as --flow with those flows' ids (their handshake seen on the listener
+# included), none of another port.
+"$FLOWQ" --db "$DB" pcap $(q "SELECT '--flow ' || id FROM flows WHERE rname = 'a.test'") -w "$T/by-id.pcap"
+check "pcap --name: the packets of the flows to *.test, as --flow with their ids, and only those" \
+	"$(tcpdump -nn -r "$T/by-id.pcap" 2>/dev/null | wc -l) 0" \
+	"$(tcpdump -nn -r "$T/by-name.pcap" 2>/dev/null | wc -l) $(tcpdump -nn -r "$T/by-name.pcap" 'not port 8080' 2>/dev/null | wc -l)"
+check_range "pcap --name: packets there" 6 100 "$(tcpdump -nn -r "$T/by-name.pcap" 2>/dev/null | wc -l)"
+"$FLOWQ" --db "$DB" pcap --exe "$REXE" --comm resolver -w "$T/by-exe.pcap" 2> "$T/pcap.err"
+check "pcap --exe: the resolver's packets (its DNS question too)" \
+	"$(q "SELECT sum(packets_captured) FROM flows WHERE pid = $RES")" \
+	"$(tcpdump -nn -r "$T/by-exe.pcap" 2>/dev/null | wc -l)"
+"$FLOWQ" --db "$DB" flows --exe relative/path > /dev/null 2> "$T/err"
+check "flows --exe: a relative path is refused (exit 2, one line)" "2 1" "$? $(grep -c 'invalid --exe' "$T/err")"
+
 # --- every shipped report in every format: same rows, times as RFC 3339 -------------------------
 for n in $SHIPPED; do
 	got=$(python3 - "$FLOWQ" "$DB" "$n" <<'EOF'
