@@ -6,6 +6,7 @@
  * version inside one transaction, so a crash mid-migration leaves the old version intact.
  */
 #include "db.h"
+#include "share.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,14 @@ int fr_db_migrate(sqlite3 *db, char *err, size_t errlen)
 	return 0;
 }
 
+static int share_sidecar(const char *path, const char *suffix)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return fr_share_path(p, false) && errno != ENOENT ? -1 : 0;
+}
+
 int fr_db_open_rw(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -122,6 +131,13 @@ int fr_db_open_rw(const char *path, sqlite3 **out, char *err, size_t errlen)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* --group: SQLite gives the -wal and -shm it makes the database's group and mode; those
+	 * a crash left are given them here. */
+	if (fr_share_fd(fd, false) || share_sidecar(path, "-wal") || share_sidecar(path, "-shm")) {
+		snprintf(err, errlen, "cannot give database %s to its group: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	close(fd);

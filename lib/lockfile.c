@@ -6,6 +6,7 @@
  * starts cannot make the recorder think another one is recording.
  */
 #include "lockfile.h"
+#include "share.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +32,10 @@ int fr_lock_acquire(const char *dir, char *err, size_t errlen)
 
 	snprintf(path, sizeof(path), "%s/flowrec.lock", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-	if (fd < 0) {
+	if (fd < 0 || fr_share_fd(fd, false)) { /* --group: flowq status reads it */
 		snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	if (fcntl(fd, F_OFD_SETLK, &lk)) {

@@ -33,6 +33,8 @@
 #include "consumer.h"
 #include "policy_maps.h"
 #include "ipfix_export.h"
+#include "share.h"
+#include <grp.h>
 #include "outfile.h"
 #include "db.h"
 #include "lockfile.h"
@@ -74,11 +76,16 @@ enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
 	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
 	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE, OPT_POLICY,
-	OPT_IPFIX, OPT_IPFIX_ACTIVE_TIMEOUT, OPT_IPFIX_DOMAIN
+	OPT_IPFIX, OPT_IPFIX_ACTIVE_TIMEOUT, OPT_IPFIX_DOMAIN, OPT_GROUP
 };
 
 static const struct argp_option options[] = {
 	{ "data", 'd', "DIR", 0, "Data directory (default " DEFAULT_DATA "; created mode 0700)", 0 },
+	{ "group", OPT_GROUP, "NAME", 0,
+	  "Let group NAME read the recording: the data directory and its directories become 0750, "
+	  "the database, lock file and packet segments 0640, all of group NAME, so that its "
+	  "members run flowq without root. The recording holds every recorded process's packets: "
+	  "give the group to those who may read them", 0 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0,
 	  "Record only tasks in this cgroup v2 directory and below (default: the cgroup v2 root)", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this many seconds", 0 },
@@ -278,6 +285,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_POLICY:
 		o->policy_path = arg;
 		break;
+	case OPT_GROUP: {
+		struct group *gr = getgrnam(arg);
+
+		if (!gr)
+			usage_error("invalid --group '%s': no such group", arg);
+		o->group = arg;
+		fr_share_set_group(gr->gr_gid);
+		break;
+	}
 	case OPT_IPFIX: {
 		char host[256], port[32], err[512];
 		bool tcp;
@@ -387,9 +403,14 @@ static int prepare_data_dir(const char *dir, char *db_path, size_t len)
 		       "to this user with mode 0700", dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
-	if (st.st_mode & 044)
+	if (fr_share_path(dir, true)) {
+		fr_log(0, "cannot give data directory %s to the --group: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fr_share_enabled() ? (st.st_mode & 004) : (st.st_mode & 044))
 		fr_info("data directory %s is readable by others (mode %04o): the recording names every "
-			"process and peer; chmod 0700 it to keep it private", dir, (unsigned)(st.st_mode & 07777));
+			"process and peer; chmod 0700 it (0750 with --group) to keep it private", dir,
+			(unsigned)(st.st_mode & 07777));
 	if (access(dir, W_OK | X_OK)) {
 		fr_log(0, "data directory %s is not writable: %s", dir, strerror(errno));
 		return -1;

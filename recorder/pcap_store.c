@@ -35,6 +35,7 @@
 #include "log.h"
 #include "db_writer.h"
 #include "pcap_store.h"
+#include "share.h"
 #include "flow_table.h"
 #include "pcapng.h"
 #include "timefmt.h"
@@ -331,8 +332,11 @@ static int segment_open(struct fr_pcap_store *s)
 	snprintf(s->cur.path, sizeof(s->cur.path), "pcap/%" PRId64 "-%u.pcapng", s->run_id, ++s->seq);
 	full_path(s, s->cur.path, path, sizeof(path));
 	s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (s->fd < 0) {
+	if (s->fd < 0 || fr_share_fd(s->fd, false)) {
 		fr_log(0, "cannot create %s: %s", path, strerror(errno));
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
 		return -1;
 	}
 	header_len = fr_pcapng_header(header, sizeof(header), s->snaplen, "flowrec " FR_VERSION);
@@ -607,6 +611,11 @@ struct fr_pcap_store *fr_pcap_store_open(const char *data_dir, sqlite3 *db, int6
 	snprintf(pdir, sizeof(pdir), "%s/pcap", data_dir);
 	if (!s->buf || !s->buf_flows || (mkdir(pdir, 0700) && errno != EEXIST)) {
 		fr_log(0, "cannot create %s: %s", pdir, strerror(errno));
+		goto fail;
+	}
+	/* --group: the directory, and the segments recorded before it was given. */
+	if (fr_share_path(pdir, true) || fr_share_dir_files(pdir)) {
+		fr_log(0, "cannot give %s and its segments to the --group: %s", pdir, strerror(errno));
 		goto fail;
 	}
 	if (load_segments(s, db))

@@ -46,6 +46,7 @@ struct fr_options {
 	double ipfix_active_s;   /* --ipfix-active-timeout */
 	uint32_t ipfix_domain;   /* --ipfix-domain, or derived from the host */
 	bool ipfix_domain_given;
+	const char *group;       /* --group: who may read the data directory, or NULL */
 };
 
 #endif
