@@ -397,8 +397,9 @@ static int connect_by(int fd, const struct addrinfo *ai, int64_t deadline)
 	return 0;
 }
 
-/* A socket connected to the collector, or -1. The name is resolved here, on every attempt,
- * so that a collector that moves is found again (this may wait for the resolver). */
+/* A socket connected to the collector, or -1. The name is resolved here, on every attempt
+ * (this may wait for the resolver): a TCP collector that moves is found again at the next
+ * connection; a UDP one keeps the address it had at the first. */
 static int open_socket(const struct fr_ipfix_exporter *e)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_NUMERICSERV }, *res = NULL;
@@ -666,12 +667,20 @@ static int bring_up(struct fr_ipfix_exporter *e)
 	if (e->attempted && (e->attempt_unstamped ||
 			     (e->now >= e->last_attempt && e->now - e->last_attempt < RECONNECT_NS)))
 		return -1;
+	struct timespec t0, t1;
+
 	e->attempted = true;
 	e->last_attempt = e->now;
 	e->attempt_unstamped = !e->have_now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	e->fd = open_socket(e);
-	if (e->fd < 0)
+	if (e->fd < 0) {
+		/* The next try comes RECONNECT_NS after this one ended: a resolver that takes
+		 * longer than that would otherwise be asked again at every flush. */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		e->last_attempt += (t1.tv_sec - t0.tv_sec) * NS_PER_S + (t1.tv_nsec - t0.tv_nsec);
 		return -1;
+	}
 	if (build_fbuf(e)) {
 		teardown(e);
 		return -1;
@@ -869,4 +878,36 @@ void fr_ipfix_exporter_free(struct fr_ipfix_exporter *e)
 	if (e->model)
 		fbInfoModelFree(e->model);
 	free(e);
+}
+
+/* FNV-1a: stable across runs and builds, which is all a domain id needs. */
+static uint32_t fnv1a(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+uint32_t fr_ipfix_default_domain(void)
+{
+	char buf[256];
+	size_t n = 0;
+	FILE *f = fopen("/etc/machine-id", "re");
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+			n--;
+	}
+	if (!n && gethostname(buf, sizeof(buf)) == 0) {
+		buf[sizeof(buf) - 1] = 0;
+		n = strlen(buf);
+	}
+	/* 0 is a valid id, but some collectors read it as "none". */
+	return fnv1a(buf, n) ? fnv1a(buf, n) : 1;
 }

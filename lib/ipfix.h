@@ -79,6 +79,10 @@ int fr_ipfix_export(struct fr_ipfix_exporter *e, const struct fr_ipfix_flow *f);
  * the message lost (returned in *lost when lost is not NULL). */
 int fr_ipfix_flush(struct fr_ipfix_exporter *e, int64_t now_ns, uint64_t *lost);
 
+/* The observation domain id when none is given: from /etc/machine-id, else the host name,
+ * so that each host of a fleet has its own and keeps it across restarts. */
+uint32_t fr_ipfix_default_domain(void);
+
 /* Flush and free. */
 void fr_ipfix_exporter_free(struct fr_ipfix_exporter *e);
 

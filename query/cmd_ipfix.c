@@ -24,13 +24,16 @@ struct ipfix_args {
 	struct flowq_flows_filter filter;
 	const char *collector;
 	uint32_t domain;
+	bool domain_given;
 	uint64_t rate;
 };
 
 enum { OPT_DOMAIN = 0x300, OPT_RATE };
 
 static const struct argp_option ipfix_options[] = {
-	{ "domain", OPT_DOMAIN, "N", 0, "Observation domain id (default 1)", 0 },
+	{ "domain", OPT_DOMAIN, "N", 0,
+	  "Observation domain id (default: the one the newest run's --ipfix used, else this "
+	  "host's, as flowrec derives it)", 0 },
 	{ "rate", OPT_RATE, "N", 0, "Records per second at most (default 10000)", 0 },
 	{ 0 }
 };
@@ -59,6 +62,7 @@ static error_t parse_ipfix_option(int key, char *arg, struct argp_state *state)
 		if (flowq_parse_unsigned(arg, UINT32_MAX, &v))
 			flowq_usage_error("invalid --domain '%s': expected a number from 0 to 4294967295", arg);
 		args->domain = (uint32_t)v;
+		args->domain_given = true;
 		break;
 	case OPT_RATE:
 		if (flowq_parse_unsigned(arg, 100000000, &v) || !v)
@@ -104,7 +108,7 @@ static const struct argp ipfix_argp = {
 /* Column numbers of the statement below. */
 enum { C_ID, C_START, C_END, C_PROTO, C_FAMILY, C_DIR, C_LADDR, C_LPORT, C_RADDR, C_RPORT,
        C_BOUT, C_BIN, C_POUT, C_PIN, C_PID, C_TID, C_UID, C_CGROUP, C_NETNS, C_COMM, C_EXE,
-       C_CONTAINER, C_RNAME, C_RULE, C_VERDICT, C_END_REASON };
+       C_CONTAINER, C_RNAME, C_RULE, C_VERDICT, C_END_REASON, C_OPEN };
 
 static const char ipfix_select[] =
 	"SELECT id, start_ns, COALESCE(end_ns, last_ns), proto, family, direction, laddr, lport,"
@@ -112,7 +116,7 @@ static const char ipfix_select[] =
 	" netns, comm,"
 	" (SELECT p.exe FROM processes p WHERE p.pid = flows.pid AND p.start_ns = flows.proc_start_ns),"
 	" (SELECT p.container FROM processes p WHERE p.pid = flows.pid AND p.start_ns = flows.proc_start_ns),"
-	" rname, rule, verdict, end_reason FROM flows";
+	" rname, rule, verdict, end_reason, end_ns IS NULL FROM flows";
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
@@ -155,9 +159,10 @@ static bool row_record(sqlite3_stmt *st, struct fr_ipfix_flow *r)
 	r->end_ns = sqlite3_column_int64(st, C_END);
 	r->proto = proto ? proto_number(proto) : 0;
 	r->inbound = dir && !strcmp(dir, "in");
-	r->end_reason = !reason                                                  ? FR_IPFIX_END_ACTIVE
-			: !strcmp(reason, "closed") || !strcmp(reason, "denied") ? FR_IPFIX_END_FLOW
-										 : FR_IPFIX_END_FORCED;
+	/* A database older than end_reason (version 3) tells an ended flow by its end_ns. */
+	r->end_reason = sqlite3_column_int(st, C_OPEN)                          ? FR_IPFIX_END_ACTIVE
+			: !reason || !strcmp(reason, "closed") || !strcmp(reason, "denied") ? FR_IPFIX_END_FLOW
+											      : FR_IPFIX_END_FORCED;
 	r->firewall_event = !verdict                  ? FR_IPFIX_FW_NONE
 			    : !strcmp(verdict, "deny") ? FR_IPFIX_FW_DENIED
 						       : FR_IPFIX_FW_ALERT;
@@ -180,6 +185,23 @@ static bool row_record(sqlite3_stmt *st, struct fr_ipfix_flow *r)
 	return true;
 }
 
+/* The domain the newest run that exported used (runs.ipfix ends "domain=N"), so that a
+ * backfill joins the host's live records; else this host's. */
+static uint32_t recorded_domain(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	uint32_t domain = fr_ipfix_default_domain();
+	const char *text, *at;
+
+	if (sqlite3_prepare_v2(db, "SELECT ipfix FROM runs WHERE ipfix IS NOT NULL ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && (text = (const char *)sqlite3_column_text(st, 0)) &&
+	    (at = strstr(text, "domain=")))
+		domain = (uint32_t)strtoul(at + 7, NULL, 10);
+	sqlite3_finalize(st);
+	return domain;
+}
+
 static void sleep_until(int64_t when_ns)
 {
 	int64_t now = fr_now_ns();
@@ -194,7 +216,7 @@ static void sleep_until(int64_t when_ns)
 
 int cmd_ipfix(int argc, char **argv, struct flowq_globals *globals)
 {
-	struct ipfix_args args = { .globals = globals, .domain = 1, .rate = DEFAULT_RATE };
+	struct ipfix_args args = { .globals = globals, .rate = DEFAULT_RATE };
 	struct flowq_filter_query query = flowq_flows_query(ipfix_select);
 	struct fr_ipfix_exporter *e = NULL;
 	uint64_t sent = 0, lost = 0, skipped = 0, batch_lost;
@@ -220,6 +242,8 @@ int cmd_ipfix(int argc, char **argv, struct flowq_globals *globals)
 		fprintf(stderr, "flowq: SQL error: %s\n", sqlite3_errmsg(db));
 		goto cleanup;
 	}
+	if (!args.domain_given)
+		args.domain = recorded_domain(db);
 	e = fr_ipfix_exporter_new(args.collector, args.domain, err, sizeof(err));
 	if (!e) {
 		fprintf(stderr, "flowq: %s\n", err);
@@ -227,6 +251,11 @@ int cmd_ipfix(int argc, char **argv, struct flowq_globals *globals)
 	}
 	start = fr_now_ns();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *proto = sqlite3_column_text(st, C_PROTO);
+
+		/* An MPTCP connection counts what its subflows carry, and they are sent. */
+		if (proto && !strcmp((const char *)proto, "mptcp"))
+			continue;
 		if (!row_record(st, &r)) {
 			skipped++;
 			continue;

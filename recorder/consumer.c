@@ -126,7 +126,15 @@ static void ipfix_flow(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 
 	if (!c->ipfix || uf->ipfix_ended)
 		return;
-	if (reason == FR_IPFIX_END_ACTIVE && last - (uf->ipfix_ns ? uf->ipfix_ns : start) < c->ipfix_active_ns)
+	/* An MPTCP connection counts what its subflows carry, and they are exported. */
+	if (uf->key.proto == FR_IPPROTO_MPTCP)
+		return;
+	/* The first active record comes between half the timeout and all of it, spread by flow
+	 * id: flows that began together (those open at start) do not all come due at once. */
+	if (reason == FR_IPFIX_END_ACTIVE &&
+	    last - (uf->ipfix_ns ? uf->ipfix_ns
+				 : start - c->ipfix_active_ns / 2 + (uf->id % 64) * c->ipfix_active_ns / 128) <
+		    c->ipfix_active_ns)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.flow_id = (uint64_t)uf->id;
@@ -162,11 +170,14 @@ static void ipfix_flow(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 	fr_processes_describe(c->procs, &id, &exe, &container);
 	snprintf(r.exe, sizeof(r.exe), "%s", exe);
 	snprintf(r.container, sizeof(r.container), "%s", container);
-	if ((s = flow_rname(c, uf, f, start)))
-		snprintf(r.rname, sizeof(r.rname), "%s", s);
+	if (uf->ipfix_rname)
+		snprintf(r.rname, sizeof(r.rname), "%s", uf->ipfix_rname);
 	if (f->rule && (s = fr_policy_maps_rule_name(c->policy, f->rule)))
 		snprintf(r.rule, sizeof(r.rule), "%s", s);
-	fr_ipfix_export_push(c->ipfix, &r);
+	/* A record the queue had no room for leaves the baseline: the next one's deltas carry
+	 * what it would have. */
+	if (!fr_ipfix_export_push(c->ipfix, &r, reason == FR_IPFIX_END_FORCED))
+		return;
 	uf->ipfix_ns = last;
 	uf->ipfix_bytes_out = f->bytes_out;
 	uf->ipfix_bytes_in = f->bytes_in;
@@ -223,6 +234,8 @@ static void flow_write(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 		op.start_ns = real_ns(c, now->start_ns);
 		rname = flow_rname(c, uf, now, op.start_ns);
 		op.rname = rname ? strdup(rname) : NULL;
+		if (c->ipfix && rname && !uf->ipfix_rname)
+			uf->ipfix_rname = strdup(rname);
 		op.parent_flow_id = uf->parent_id;
 		if (now->rule) {
 			const char *rule = fr_policy_maps_rule_name(c->policy, now->rule);

@@ -66,6 +66,8 @@ void fr_flow_table_free(struct fr_flow_table *t)
 {
 	if (!t)
 		return;
+	for (uint32_t i = 0; t->entries && i < t->capacity; i++)
+		free(t->entries[i].ipfix_rname);
 	free(t->entries);
 	free(t->buckets);
 	free(t->cookie_buckets);
@@ -116,6 +118,9 @@ void fr_flow_table_remove(struct fr_flow_table *t, struct fr_uflow *f)
 {
 	uint32_t idx = (uint32_t)(f - t->entries) + 1;
 	uint32_t *link = &t->buckets[key_hash(&f->key) & (t->nbuckets - 1)];
+
+	free(f->ipfix_rname);
+	f->ipfix_rname = NULL;
 
 	while (*link && *link != idx)
 		link = &t->entries[*link - 1].next;

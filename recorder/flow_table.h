@@ -21,6 +21,7 @@ struct fr_uflow {
 	int64_t ipfix_ns;
 	uint64_t ipfix_bytes_out, ipfix_bytes_in, ipfix_packets_out, ipfix_packets_in;
 	bool ipfix_ended;    /* its end record went */
+	char *ipfix_rname;   /* its row's rname, for every record (heap; freed on removal) */
 	uint64_t captured;   /* packets written to the pcap store */
 	uint64_t captured_written;
 	uint32_t next;       /* hash chain, index + 1 (0 = end) */

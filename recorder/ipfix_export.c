@@ -9,17 +9,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ipfix_export.h"
 #include "log.h"
 
 #define QUEUE_RECORDS 4096
 #define BATCH 64
+#define DRAIN_NS (5 * 1000000000LL) /* at stop, what is still queued after this is lost */
 
 struct fr_ipfix_export {
 	struct fr_ipfix_exporter *exp[FR_MAX_IPFIX_COLLECTORS];
@@ -27,8 +25,9 @@ struct fr_ipfix_export {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake, room;
 	bool stopping;
+	int64_t stop_deadline; /* CLOCK_MONOTONIC ns */
 	uint32_t head, count; /* ring[head] is the oldest of count records */
 	_Atomic uint64_t lost;
 	struct fr_ipfix_flow batch[BATCH]; /* the thread's own */
@@ -40,6 +39,14 @@ static int64_t realtime_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -80,11 +87,18 @@ static void *export_thread(void *arg)
 			}
 			pthread_cond_timedwait(&x->wake, &x->lock, &until);
 		}
+		if (x->stopping && monotonic_ns() > x->stop_deadline && x->count) {
+			/* A collector that takes this long must not hold up the recorder's stop. */
+			atomic_fetch_add(&x->lost, (uint64_t)x->count * (uint64_t)x->nexp);
+			x->count = 0;
+		}
 		while (n < BATCH && x->count) {
 			x->batch[n++] = x->ring[x->head];
 			x->head = (x->head + 1) % QUEUE_RECORDS;
 			x->count--;
 		}
+		if (n)
+			pthread_cond_broadcast(&x->room);
 		if (!n && x->stopping)
 			break;
 		pthread_mutex_unlock(&x->lock);
@@ -109,6 +123,7 @@ struct fr_ipfix_export *fr_ipfix_export_start(const char *const *collectors, int
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&x->wake, &ca);
+	pthread_cond_init(&x->room, &ca);
 	pthread_condattr_destroy(&ca);
 	for (int i = 0; i < n && i < FR_MAX_IPFIX_COLLECTORS; i++) {
 		x->exp[i] = fr_ipfix_exporter_new(collectors[i], domain, err, sizeof(err));
@@ -129,19 +144,24 @@ fail:
 	return NULL;
 }
 
-void fr_ipfix_export_push(struct fr_ipfix_export *x, const struct fr_ipfix_flow *f)
+bool fr_ipfix_export_push(struct fr_ipfix_export *x, const struct fr_ipfix_flow *f, bool wait)
 {
 	pthread_mutex_lock(&x->lock);
+	while (wait && x->count == QUEUE_RECORDS) {
+		pthread_cond_signal(&x->wake);
+		pthread_cond_wait(&x->room, &x->lock);
+	}
 	if (x->count == QUEUE_RECORDS) {
 		pthread_mutex_unlock(&x->lock);
 		atomic_fetch_add(&x->lost, (uint64_t)x->nexp);
-		return;
+		return false;
 	}
 	x->ring[(x->head + x->count) % QUEUE_RECORDS] = *f;
 	/* Wake the thread for a batch's worth, not for every record. */
 	if (++x->count == BATCH)
 		pthread_cond_signal(&x->wake);
 	pthread_mutex_unlock(&x->lock);
+	return true;
 }
 
 uint64_t fr_ipfix_export_lost(const struct fr_ipfix_export *x)
@@ -158,6 +178,7 @@ uint64_t fr_ipfix_export_stop(struct fr_ipfix_export *x)
 	if (x->started) {
 		pthread_mutex_lock(&x->lock);
 		x->stopping = true;
+		x->stop_deadline = monotonic_ns() + DRAIN_NS;
 		pthread_cond_signal(&x->wake);
 		pthread_mutex_unlock(&x->lock);
 		pthread_join(x->thread, NULL);
@@ -166,39 +187,8 @@ uint64_t fr_ipfix_export_stop(struct fr_ipfix_export *x)
 		fr_ipfix_exporter_free(x->exp[i]);
 	lost = atomic_load(&x->lost);
 	pthread_cond_destroy(&x->wake);
+	pthread_cond_destroy(&x->room);
 	pthread_mutex_destroy(&x->lock);
 	free(x);
 	return lost;
-}
-
-/* FNV-1a: stable across runs and builds, which is all a domain id needs. */
-static uint32_t fnv1a(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-uint32_t fr_ipfix_default_domain(void)
-{
-	char buf[256];
-	size_t n = 0;
-	FILE *f = fopen("/etc/machine-id", "re");
-
-	if (f) {
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-			n--;
-	}
-	if (!n && gethostname(buf, sizeof(buf)) == 0) {
-		buf[sizeof(buf) - 1] = 0;
-		n = strlen(buf);
-	}
-	/* 0 is a valid id, but some collectors read it as "none". */
-	return fnv1a(buf, n) ? fnv1a(buf, n) : 1;
 }

@@ -18,19 +18,16 @@ struct fr_ipfix_export;
  * the reason logged, on a bad spec or no memory. */
 struct fr_ipfix_export *fr_ipfix_export_start(const char *const *collectors, int n, uint32_t domain);
 
-/* Queue one record; never blocks. A full queue drops it, counted in fr_ipfix_export_lost. */
-void fr_ipfix_export_push(struct fr_ipfix_export *x, const struct fr_ipfix_flow *f);
+/* Queue one record. A full queue drops it, counted in fr_ipfix_export_lost, and false comes
+ * back; with wait, it waits for room instead (at stop only: the consumer never waits). */
+bool fr_ipfix_export_push(struct fr_ipfix_export *x, const struct fr_ipfix_flow *f, bool wait);
 
 /* Records not delivered so far: dropped from a full queue, or not accepted by a collector
  * (one per record and collector). */
 uint64_t fr_ipfix_export_lost(const struct fr_ipfix_export *x);
 
-/* Send what is queued, stop the thread, free. Returns the final fr_ipfix_export_lost (0 for
+/* Send what is queued (what is left after 5 s is lost), stop the thread, free. Returns the final fr_ipfix_export_lost (0 for
  * NULL). */
 uint64_t fr_ipfix_export_stop(struct fr_ipfix_export *x);
-
-/* The observation domain id when --ipfix-domain is not given: from /etc/machine-id, else the
- * host name, so that each host of a fleet has its own and keeps it across restarts. */
-uint32_t fr_ipfix_default_domain(void);
 
 #endif

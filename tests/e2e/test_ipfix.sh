@@ -173,6 +173,8 @@ sleep 1
 kill -9 "$NFACCTD" $(cat "$T/nfacctd.pid-print-default_print" 2>/dev/null) 2>/dev/null
 wait "$NFCAPD2" 2>/dev/null
 check "flowq ipfix: nfdump sees the database's flows, counters whole" "$from_db" "$(nf_sums "$T/nf2")"
+check "flowq ipfix: the domain the recording's export used, by default" 1 \
+	"$(grep -c 'Observation domain 4242 ' "$T/nfcapd2.out")"
 check "nfacctd: the client's flow with its pid, comm and exe (enterprise elements)" \
 	"127.0.0.1,127.0.0.1,7701,tcp,$CLI,ipx-cli,$(q "SELECT exe FROM processes WHERE pid = $CLI")" \
 	"$(sed -n 2p "$T/pmacct.csv" | cut -d, -f1-7)"
