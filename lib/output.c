@@ -480,7 +480,7 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 	struct column *cols = NULL;
 	struct table table = { 0 };
 	long rows = 0;
-	int ncols = 0, rc, header = 1;
+	int ncols = 0, rc, header = !o->no_header;
 
 	/* Step once before looking at the columns: the first step may re-prepare the statement,
 	 * which invalidates the names taken before it. */
@@ -496,7 +496,7 @@ long fr_output_stmt(FILE *f, sqlite3_stmt *st, const struct fr_output_opts *o, c
 		goto fail;
 	}
 
-	if (ncols > 0 && o->format == FR_FMT_CSV)
+	if (ncols > 0 && o->format == FR_FMT_CSV && header)
 		csv_header(f, cols, ncols);
 	for (; rc == SQLITE_ROW; rc = sqlite3_step(st), rows++) {
 		if (ncols == 0)

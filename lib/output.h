@@ -21,6 +21,8 @@ struct fr_output_opts {
 	/* json/jsonl: text columns (NULL-terminated list of names) that hold JSON and are
 	 * written as nested values, not as strings. The caller guarantees the text is JSON. */
 	const char *const *json_columns;
+	/* table and csv: no header line (the rows continue an earlier result: --follow) */
+	int no_header;
 };
 
 /* "table", "csv", "json", "jsonl" -> 0 and *out; anything else -> -1. */

@@ -48,6 +48,8 @@ static const struct flowq_filter_query dns_query = {
 	.filters = dns_filters,
 	.count = FILTER_COUNT,
 	.order = " ORDER BY ts_ns, id",
+	.follow_condition = FLOWQ_FOLLOW_NEW,
+	.follow_state = "SELECT id, 0 FROM dns",
 };
 
 /* Large enough for every mnemonic fr_dns_rcode_str and fr_dns_type_str write
@@ -60,6 +62,7 @@ struct dns_args {
 	const char *since_arg, *until_arg;
 	char rcode[MNEMONIC_MAX], type[MNEMONIC_MAX];
 	struct flowq_filter_value filters[FILTER_COUNT];
+	int follow;
 };
 
 enum {
@@ -67,6 +70,7 @@ enum {
 	OPT_UNTIL,
 	OPT_PID,
 	OPT_COMM,
+	OPT_FOLLOW,
 	OPT_NAME,
 	OPT_RCODE,
 	OPT_TYPE,
@@ -87,6 +91,8 @@ static const struct argp_option dns_options[] = {
 	  "RCODEn for a number)", 0 },
 	{ "type", OPT_TYPE, "T", 0,
 	  "Only questions of this type: A, AAAA, MX, HTTPS, ... (any case; TYPEn for a number)", 0 },
+	{ "follow", OPT_FOLLOW, NULL, 0,
+	  "Then print the DNS transactions that come, as they reach the database, until Ctrl-C", 0 },
 	{ 0 }
 };
 
@@ -163,6 +169,9 @@ static error_t parse_dns_option(int key, char *arg, struct argp_state *state)
 	case OPT_PID:
 		args->filters[FILTER_PID] = flowq_filter_pid(arg);
 		break;
+	case OPT_FOLLOW:
+		args->follow = 1;
+		break;
 	case OPT_COMM:
 		args->filters[FILTER_COMM] = flowq_filter_text(arg);
 		break;
@@ -202,5 +211,6 @@ int cmd_dns(int argc, char **argv, struct flowq_globals *globals)
 			    &args.filters[FILTER_UNTIL]);
 	output = globals->output;
 	output.json_columns = json_columns;
-	return flowq_print_filtered(globals, &output, &dns_query, args.filters);
+	return args.follow ? flowq_follow_filtered(globals, &output, &dns_query, args.filters) :
+			     flowq_print_filtered(globals, &output, &dns_query, args.filters);
 }

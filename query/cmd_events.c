@@ -75,6 +75,8 @@ static const struct flowq_filter_query events_query = {
 	.filters = events_filters,
 	.count = FILTER_COUNT,
 	.order = " ORDER BY ts_ns, id",
+	.follow_condition = FLOWQ_FOLLOW_NEW,
+	.follow_state = "SELECT id, 0 FROM socket_events",
 	.setup = events_setup,
 };
 
@@ -83,6 +85,7 @@ struct events_args {
 	/* Times are kept as text until all options are read: --utc may come after them. */
 	const char *since_arg, *until_arg;
 	struct flowq_filter_value filters[FILTER_COUNT];
+	int follow;
 };
 
 enum {
@@ -90,6 +93,7 @@ enum {
 	OPT_UNTIL,
 	OPT_PID,
 	OPT_COMM,
+	OPT_FOLLOW,
 	OPT_EVENT,
 };
 
@@ -100,6 +104,8 @@ static const struct argp_option events_options[] = {
 	{ "comm", OPT_COMM, "NAME", 0, "Only calls of processes named exactly NAME", 0 },
 	{ "event", OPT_EVENT, "E", 0,
 	  "Only this call: create|bind|listen|connect|accept|setsockopt|close", 0 },
+	{ "follow", OPT_FOLLOW, NULL, 0,
+	  "Then print the socket calls that come, as they reach the database, until Ctrl-C", 0 },
 	{ 0 }
 };
 
@@ -140,6 +146,9 @@ static error_t parse_events_option(int key, char *arg, struct argp_state *state)
 	case OPT_PID:
 		args->filters[FILTER_PID] = flowq_filter_pid(arg);
 		break;
+	case OPT_FOLLOW:
+		args->follow = 1;
+		break;
 	case OPT_COMM:
 		args->filters[FILTER_COMM] = flowq_filter_text(arg);
 		break;
@@ -173,5 +182,6 @@ int cmd_events(int argc, char **argv, struct flowq_globals *globals)
 		return FLOWQ_EXIT_USAGE;
 	flowq_resolve_times(globals, args.since_arg, args.until_arg, &args.filters[FILTER_SINCE],
 			    &args.filters[FILTER_UNTIL]);
-	return flowq_print_filtered(globals, &globals->output, &events_query, args.filters);
+	return args.follow ? flowq_follow_filtered(globals, &globals->output, &events_query, args.filters) :
+			     flowq_print_filtered(globals, &globals->output, &events_query, args.filters);
 }

@@ -50,12 +50,26 @@ struct flowq_filter_query flowq_flows_query(const char *select)
 		.filters = flows_filters,
 		.count = FILTER_COUNT,
 		.order = " ORDER BY start_ns, id",
+		/* new flows, and those printed open that have ended since */
+		.follow_condition = "(id > json_extract(:follow, '$.after') OR (end_ns IS NOT NULL AND"
+				    " id IN (SELECT value FROM json_each(:follow, '$.open'))))",
+		.follow_state = "SELECT id, end_ns IS NULL FROM flows",
 	};
 }
 
 struct flows_args {
 	struct flowq_globals *globals;
 	struct flowq_flows_filter filter;
+	int follow;
+};
+
+#define OPT_FOLLOW 0x280
+
+static const struct argp_option flows_options[] = {
+	{ "follow", OPT_FOLLOW, NULL, 0,
+	  "Then print the flows that come, as they reach the database (new ones, and each again "
+	  "when it ends), until Ctrl-C", 0 },
+	{ 0 }
 };
 
 enum {
@@ -196,6 +210,9 @@ static error_t parse_flows_option(int key, char *arg, struct argp_state *state)
 		flowq_command_init(state, "flowq flows", args->globals);
 		state->child_inputs[1] = &args->filter;
 		break;
+	case OPT_FOLLOW:
+		args->follow = 1;
+		break;
 	case ARGP_KEY_ARG:
 		flowq_usage_error("flows takes options only, no arguments ('%s' given; see flowq flows --help)",
 				  arg);
@@ -213,6 +230,7 @@ static const struct argp_child flows_children[] = {
 };
 
 static const struct argp flows_argp = {
+	.options = flows_options,
 	.parser = parse_flows_option,
 	.doc = flows_doc,
 	.children = flows_children,
@@ -229,5 +247,7 @@ int cmd_flows(int argc, char **argv, struct flowq_globals *globals)
 	if (argp_parse(&flows_argp, argc, argv, ARGP_NO_HELP, NULL, &args) != 0)
 		return FLOWQ_EXIT_USAGE;
 	flowq_flows_filter_times(globals, &args.filter);
+	if (args.follow)
+		return flowq_follow_filtered(globals, &globals->output, &query, args.filter.values);
 	return flowq_print_filtered(globals, &globals->output, &query, args.filter.values);
 }

@@ -97,6 +97,11 @@ struct flowq_filter_query {
 	 * that the database has what the query needs, or to add SQL functions. Returns 0, or -1
 	 * after printing the reason. */
 	int (*setup)(sqlite3 *db);
+	/* --follow (query/follow.c): the condition, on the JSON parameter :follow
+	 * ({"after": ID, "open": [ID...]}), that chooses the rows to print next, and the query
+	 * "SELECT id, <still open> FROM table" that tells which were printed. */
+	const char *follow_condition;
+	const char *follow_state;
 };
 
 struct flowq_filter_value {
@@ -150,6 +155,14 @@ int flowq_filter_bind(sqlite3_stmt *st, const struct flowq_filter_query *query,
  * exit status, after printing the reason for a failure. */
 int flowq_print_filtered(const struct flowq_globals *globals, const struct fr_output_opts *output,
 			 const struct flowq_filter_query *query, const struct flowq_filter_value *values);
+
+/* The same, then the rows that come after, every half second until SIGINT or SIGTERM
+ * (--follow). Returns the exit status. */
+int flowq_follow_filtered(const struct flowq_globals *globals, const struct fr_output_opts *output,
+			  const struct flowq_filter_query *query, const struct flowq_filter_value *values);
+
+/* The --follow condition of a table whose rows, once written, do not change. */
+#define FLOWQ_FOLLOW_NEW "id > json_extract(:follow, '$.after')"
 
 /* flowq flows' filters (query/cmd_flows.c), which flowq ipfix shares: an argp child whose
  * input is a struct flowq_flows_filter, then flowq_flows_filter_times once all options are
