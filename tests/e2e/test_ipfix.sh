@@ -158,6 +158,9 @@ nfacctd -f "$T/nfacctd.conf" > "$T/nfacctd.log" 2>&1 &
 NFACCTD=$!
 BG_PIDS+=($!)
 for _ in $(seq 50); do grep -q "waiting for NetFlow/IPFIX data" "$T/nfacctd.log" && break; sleep 0.1; done
+# Its print plugin is a process of its own: cleaned up by pid too.
+for _ in $(seq 20); do [ -s "$T/nfacctd.pid-print-default_print" ] && break; sleep 0.1; done
+[ -s "$T/nfacctd.pid-print-default_print" ] && BG_PIDS+=($(cat "$T/nfacctd.pid-print-default_print"))
 for _ in $(seq 50); do grep -q "Startup nfcapd" "$T/nfcapd2.out" && break; sleep 0.1; done
 sleep 0.3
 "$FLOWQ" --data "$DATA" ipfix "127.0.0.1:$PR" 2> "$T/replay.err"
