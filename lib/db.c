@@ -45,7 +45,11 @@ static const char *const migrations[] = {
 	" position INTEGER NOT NULL, line INTEGER NOT NULL, name TEXT NOT NULL, action TEXT NOT NULL,"
 	" what TEXT NOT NULL, rule TEXT NOT NULL, file TEXT NOT NULL, loaded_ns INTEGER NOT NULL,"
 	" replaced_ns INTEGER, hits INTEGER NOT NULL DEFAULT 0,"
-	" PRIMARY KEY (run_id, version, position)) WITHOUT ROWID;",
+	" PRIMARY KEY (run_id, version, position)) WITHOUT ROWID;"
+	"CREATE TABLE flow_samples (flow_id INTEGER NOT NULL, start_ns INTEGER NOT NULL,"
+	" end_ns INTEGER NOT NULL, bytes_out INTEGER NOT NULL, bytes_in INTEGER NOT NULL,"
+	" packets_out INTEGER NOT NULL, packets_in INTEGER NOT NULL);"
+	"CREATE INDEX flow_samples_end ON flow_samples(end_ns);",
 };
 
 int fr_db_schema_version(sqlite3 *db)
@@ -174,7 +178,9 @@ fail:
 #define FR_POLICY_RULES_VIEW                                                                      \
 	"CREATE TEMP TABLE policy_rules (run_id INTEGER, version INTEGER, position INTEGER,"  \
 	" line INTEGER, name TEXT, action TEXT, what TEXT, rule TEXT, file TEXT,"             \
-	" loaded_ns INTEGER, replaced_ns INTEGER, hits INTEGER);"
+	" loaded_ns INTEGER, replaced_ns INTEGER, hits INTEGER);"                             \
+	"CREATE TEMP TABLE flow_samples (flow_id INTEGER, start_ns INTEGER, end_ns INTEGER,"  \
+	" bytes_out INTEGER, bytes_in INTEGER, packets_out INTEGER, packets_in INTEGER);"
 static const char *const compat_views[FR_SCHEMA_VERSION] = {
 	[1] = "CREATE TEMP VIEW flows AS SELECT *, NULL AS parent_flow_id, NULL AS end_reason,"
 	      " NULL AS verdict, NULL AS rule FROM main.flows;"

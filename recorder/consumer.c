@@ -75,6 +75,8 @@ struct fr_consumer {
 	struct fr_policy_maps *policy;
 	struct fr_ipfix_export *ipfix;
 	int64_t ipfix_active_ns;
+	int64_t sample_ns;      /* --sample-interval; 0: no flow_samples */
+	int64_t next_sample_ns; /* the next interval boundary (realtime) */
 	/* Flows whose end is written but which stay findable for one more cycle: a packet
 	 * captured just before the end may be read just after it. */
 	struct fr_uflow **ended;
@@ -186,20 +188,6 @@ static void ipfix_flow(struct fr_consumer *c, struct fr_uflow *uf, const struct 
 	uf->ipfix_ended = reason != FR_IPFIX_END_ACTIVE;
 }
 
-static void ipfix_final_one(struct fr_uflow *uf, void *arg)
-{
-	struct fr_consumer *c = arg;
-
-	if (!uf->ended)
-		ipfix_flow(c, uf, &uf->last, real_ns(c, uf->last.last_ns), FR_IPFIX_END_FORCED);
-}
-
-void fr_consumer_ipfix_final(struct fr_consumer *c)
-{
-	if (c->ipfix)
-		fr_flow_table_each(c->flows, ipfix_final_one, c);
-}
-
 int fr_consumer_set_ipfix(struct fr_consumer *c, struct fr_ipfix_export *x, double active_timeout_s)
 {
 	if (fr_processes_keep_descriptions(c->procs)) {
@@ -291,11 +279,72 @@ static void owner_changed(struct fr_consumer *c, struct fr_uflow *uf, const stru
 	fr_db_writer_push(c->w, &op);
 }
 
+/*
+ * flow_samples (--sample-interval): at each interval boundary every flow that moved since
+ * the last one gets a row with what it moved in between, and at its end one with the rest.
+ * The counters are those of the sweep just before (a flush interval's precision). A flow
+ * that no boundary passed (most short connections) gets no row at all: its row says it all,
+ * and a churning host does not write each of them twice.
+ */
+static void flow_sample(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *f, int64_t until)
+{
+	struct fr_op op = { .type = FR_OP_FLOW_SAMPLE, .flow_id = uf->id, .end_ns = until };
+
+	op.start_ns = uf->sample_ns ? uf->sample_ns : real_ns(c, f->start_ns);
+	op.flow.bytes_out = f->bytes_out - uf->sample_bytes_out;
+	op.flow.bytes_in = f->bytes_in - uf->sample_bytes_in;
+	op.flow.packets_out = f->packets_out - uf->sample_packets_out;
+	op.flow.packets_in = f->packets_in - uf->sample_packets_in;
+	uf->sample_ns = until;
+	if (!op.flow.packets_out && !op.flow.packets_in)
+		return; /* idle over the interval: no row */
+	uf->sample_bytes_out = f->bytes_out;
+	uf->sample_bytes_in = f->bytes_in;
+	uf->sample_packets_out = f->packets_out;
+	uf->sample_packets_in = f->packets_in;
+	fr_db_writer_push(c->w, &op);
+}
+
+static void flow_sample_boundary(struct fr_uflow *uf, void *arg)
+{
+	struct fr_consumer *c = arg;
+
+	if (!uf->ended)
+		flow_sample(c, uf, &uf->last, c->next_sample_ns);
+}
+
+void fr_consumer_set_sample_interval(struct fr_consumer *c, double seconds)
+{
+	c->sample_ns = (int64_t)(seconds * 1e9);
+	if (c->sample_ns)
+		c->next_sample_ns = fr_now_ns() / c->sample_ns * c->sample_ns + c->sample_ns;
+}
+
+static void finish_one(struct fr_uflow *uf, void *arg)
+{
+	struct fr_consumer *c = arg;
+	int64_t now = fr_now_ns();
+
+	if (uf->ended)
+		return;
+	if (c->sample_ns && uf->sample_ns)
+		flow_sample(c, uf, &uf->last, now > uf->sample_ns ? now : uf->sample_ns);
+	ipfix_flow(c, uf, &uf->last, real_ns(c, uf->last.last_ns), FR_IPFIX_END_FORCED);
+}
+
+void fr_consumer_finish(struct fr_consumer *c)
+{
+	if (c->ipfix || c->sample_ns)
+		fr_flow_table_each(c->flows, finish_one, c);
+}
+
 /* Write a flow's end now; forget it at the end of the next cycle (finish_ended). */
 static void flow_end(struct fr_consumer *c, struct fr_uflow *uf, const struct fr_flow *final,
 		     int64_t end_ns)
 {
 	flow_write(c, uf, final, end_ns);
+	if (c->sample_ns && uf->sample_ns)
+		flow_sample(c, uf, final, end_ns > uf->sample_ns ? end_ns : uf->sample_ns);
 	fr_dns_tracker_flow_ended(c->dns, &uf->key);
 	uf->ended = true;
 	uf->end_ns = end_ns;
@@ -719,6 +768,11 @@ void fr_consumer_flush(struct fr_consumer *c)
 	if (c->dns) {
 		fr_dns_tracker_expire(c->dns, fr_now_ns());
 		op.dns_malformed = fr_dns_tracker_malformed(c->dns);
+	}
+	if (c->sample_ns && fr_now_ns() >= c->next_sample_ns) {
+		fr_flow_table_each(c->flows, flow_sample_boundary, c);
+		/* A boundary passed while the recorder was held up is not made up for. */
+		c->next_sample_ns = fr_now_ns() / c->sample_ns * c->sample_ns + c->sample_ns;
 	}
 	op.ipfix_lost = fr_ipfix_export_lost(c->ipfix);
 	op.last_ns = fr_now_ns();

@@ -24,8 +24,11 @@ void fr_consumer_set_policy(struct fr_consumer *c, struct fr_policy_maps *pm);
  * while they carry traffic. -1 (logged): out of memory. */
 struct fr_ipfix_export;
 int fr_consumer_set_ipfix(struct fr_consumer *c, struct fr_ipfix_export *x, double active_timeout_s);
-/* At stop: an end record (forced end) for every flow still open. */
-void fr_consumer_ipfix_final(struct fr_consumer *c);
+/* Write flow_samples rows every seconds (0: none). */
+void fr_consumer_set_sample_interval(struct fr_consumer *c, double seconds);
+/* At stop, for every flow still open: its last flow_samples row, and an IPFIX end record
+ * (forced end). */
+void fr_consumer_finish(struct fr_consumer *c);
 /* The flow a captured packet belongs to, created from the BPF map if no event told of it
  * yet; NULL if it is unknown. */
 struct fr_uflow *fr_consumer_packet_flow(struct fr_consumer *c, const struct fr_flow_key *k);

@@ -33,7 +33,7 @@
 enum {
 	ST_FLOW_INSERT, ST_FLOW_COUNTERS, ST_FLOW_OWNER, ST_PROCESS, ST_RUN_STATS,
 	ST_SEGMENT_INSERT, ST_SEGMENT_UPDATE, ST_SEGMENT_DELETE_FLOWS, ST_SEGMENT_DELETE_CHUNKS,
-	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_SOCKET_EVENT, ST_POLICY_RULE, ST_POLICY_REPLACED, ST_POLICY_HITS, ST_MAX
+	ST_SEGMENT_DELETED, ST_CHUNK, ST_CHUNK_FLOW, ST_DNS, ST_SOCKET_EVENT, ST_POLICY_RULE, ST_POLICY_REPLACED, ST_POLICY_HITS, ST_FLOW_SAMPLE, ST_MAX
 };
 
 static const char *const stmt_sql[ST_MAX] = {
@@ -82,6 +82,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_POLICY_REPLACED] = "UPDATE policy_rules SET replaced_ns=?3 WHERE run_id=?1 AND version=?2 "
 			       "AND replaced_ns IS NULL",
 	[ST_POLICY_HITS] = "UPDATE policy_rules SET hits=?4 WHERE run_id=?1 AND version=?2 AND position=?3",
+	[ST_FLOW_SAMPLE] = "INSERT INTO flow_samples(flow_id, start_ns, end_ns, bytes_out, bytes_in,"
+			   " packets_out, packets_in) VALUES (?1,?2,?3,?4,?5,?6,?7)",
 };
 
 struct fr_db_writer {
@@ -420,6 +422,16 @@ static void apply(struct fr_db_writer *w, struct fr_op *op)
 		sqlite3_bind_int64(st, 6, (int64_t)op->flow.packets_out);
 		sqlite3_bind_int64(st, 7, (int64_t)op->flow.packets_in);
 		sqlite3_bind_int64(st, 8, (int64_t)op->captured);
+		break;
+	case FR_OP_FLOW_SAMPLE:
+		st = w->st[ST_FLOW_SAMPLE];
+		sqlite3_bind_int64(st, 1, op->flow_id);
+		sqlite3_bind_int64(st, 2, op->start_ns);
+		sqlite3_bind_int64(st, 3, op->end_ns);
+		sqlite3_bind_int64(st, 4, (int64_t)op->flow.bytes_out);
+		sqlite3_bind_int64(st, 5, (int64_t)op->flow.bytes_in);
+		sqlite3_bind_int64(st, 6, (int64_t)op->flow.packets_out);
+		sqlite3_bind_int64(st, 7, (int64_t)op->flow.packets_in);
 		break;
 	case FR_OP_FLOW_OWNER:
 		st = w->st[ST_FLOW_OWNER];

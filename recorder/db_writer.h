@@ -21,6 +21,7 @@ enum fr_op_type {
 	FR_OP_SOCKET_EVENT,
 	FR_OP_POLICY_LOAD,
 	FR_OP_POLICY_HITS,
+	FR_OP_FLOW_SAMPLE, /* flow_id, start_ns, end_ns; flow: what moved in between */
 };
 
 /* A flow with packets in a pcap chunk. */

@@ -22,6 +22,10 @@ struct fr_uflow {
 	uint64_t ipfix_bytes_out, ipfix_bytes_in, ipfix_packets_out, ipfix_packets_in;
 	bool ipfix_ended;    /* its end record went */
 	char *ipfix_rname;   /* its row's rname, for every record (heap; freed on removal) */
+	/* --sample-interval: the end of its last interval (realtime; 0: none yet), and the
+	 * counters then */
+	int64_t sample_ns;
+	uint64_t sample_bytes_out, sample_bytes_in, sample_packets_out, sample_packets_in;
 	uint64_t captured;   /* packets written to the pcap store */
 	uint64_t captured_written;
 	uint32_t next;       /* hash chain, index + 1 (0 = end) */

@@ -76,7 +76,7 @@ enum {
 	OPT_READY = 1000, OPT_FLUSH, OPT_DURATION, OPT_CGROUP, OPT_SNAPLEN, OPT_NO_CAPTURE,
 	OPT_SEGMENT_SIZE, OPT_SEGMENT_TIME, OPT_MAX_DISK, OPT_DNS_PORT, OPT_NO_SOCKET_EVENTS,
 	OPT_SOCKET_EVENTS, OPT_KERNEL_COMPAT, OPT_BUFFER_SIZE, OPT_POLICY,
-	OPT_IPFIX, OPT_IPFIX_ACTIVE_TIMEOUT, OPT_IPFIX_DOMAIN, OPT_GROUP
+	OPT_IPFIX, OPT_IPFIX_ACTIVE_TIMEOUT, OPT_IPFIX_DOMAIN, OPT_GROUP, OPT_SAMPLE_INTERVAL
 };
 
 static const struct argp_option options[] = {
@@ -105,6 +105,10 @@ static const struct argp_option options[] = {
 	{ "dns-port", OPT_DNS_PORT, "PORT", 0,
 	  "Parse DNS on this port (repeatable, up to 8; default 53). DNS is taken whole, whatever "
 	  "--snaplen, even with --no-capture", 0 },
+	{ "sample-interval", OPT_SAMPLE_INTERVAL, "SECONDS", 0,
+	  "Write what each flow moved in each interval of this length in which it moved "
+	  "(flow_samples: traffic over time as it went, not spread over a flow's life; default "
+	  "10, 0: none)", 0 },
 	{ "socket-events", OPT_SOCKET_EVENTS, NULL, 0,
 	  "Record socket calls (socket, bind, listen, connect, accept, setsockopt, close) in "
 	  "socket_events, with their arguments and results. Off by default: the syscall "
@@ -308,6 +312,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->ipfix[o->nipfix++] = arg;
 		break;
 	}
+	case OPT_SAMPLE_INTERVAL:
+		if (parse_seconds(arg, &o->sample_interval_s, true) || (o->sample_interval_s && o->sample_interval_s < 0.1))
+			usage_error("invalid --sample-interval '%s': expected seconds (0.1 or more), or 0 for none",
+				    arg);
+		break;
 	case OPT_IPFIX_ACTIVE_TIMEOUT:
 		if (parse_seconds(arg, &o->ipfix_active_s, false))
 			usage_error("invalid --ipfix-active-timeout '%s': expected seconds, more than 0", arg);
@@ -545,6 +554,7 @@ int main(int argc, char **argv)
 			     .segment_ns = 3600LL * 1000000000 },
 		.dns_ports = { 53 },
 		.ipfix_active_s = 60,
+		.sample_interval_s = 10,
 		.buffer_bytes = 4 << 20,
 	};
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
@@ -626,6 +636,7 @@ int main(int argc, char **argv)
 	if (!consumer)
 		goto cleanup;
 	fr_consumer_set_policy(consumer, policy);
+	fr_consumer_set_sample_interval(consumer, o.sample_interval_s);
 	if (o.nipfix) {
 		ipfix = fr_ipfix_export_start(o.ipfix, o.nipfix, o.ipfix_domain);
 		if (!ipfix || fr_consumer_set_ipfix(consumer, ipfix, o.ipfix_active_s))
@@ -681,7 +692,7 @@ int main(int argc, char **argv)
 	fr_consumer_flush(consumer);
 	if (policy)
 		fr_policy_maps_flush(policy, writer);
-	fr_consumer_ipfix_final(consumer);
+	fr_consumer_finish(consumer);
 	ret = 0;
 cleanup:
 	fr_bpf_detach(&bpf); /* no more packets or events from here on */

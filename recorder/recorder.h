@@ -47,6 +47,7 @@ struct fr_options {
 	uint32_t ipfix_domain;   /* --ipfix-domain, or derived from the host */
 	bool ipfix_domain_given;
 	const char *group;       /* --group: who may read the data directory, or NULL */
+	double sample_interval_s; /* --sample-interval; 0: no flow_samples */
 };
 
 #endif

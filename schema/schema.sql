@@ -263,4 +263,22 @@ CREATE TABLE policy_rules (
     PRIMARY KEY (run_id, version, position)
 ) WITHOUT ROWID;
 
+-- (v4) What each flow moved in each --sample-interval in which it moved: the true shape of
+-- its traffic over time, which the flow's totals do not keep. A flow idle over an interval
+-- has no row for it. Written at each interval's end (aligned on multiples of the interval
+-- in Unix time) and at the flow's end; the rows of a flow add up to its totals. A flow that
+-- began and ended between two boundaries has no rows: it moved its totals within
+-- [start_ns, end_ns], which lies in one interval.
+CREATE TABLE flow_samples (
+    flow_id     INTEGER NOT NULL,  -- flows.id
+    start_ns    INTEGER NOT NULL,  -- the interval: the previous boundary (or the flow's start)
+    end_ns      INTEGER NOT NULL,  -- to this one (or the flow's end)
+    bytes_out   INTEGER NOT NULL,  -- moved within [start_ns, end_ns], as flows counts them
+    bytes_in    INTEGER NOT NULL,
+    packets_out INTEGER NOT NULL,
+    packets_in  INTEGER NOT NULL
+);
+-- By time only: rows arrive in time order, so this index grows at its end.
+CREATE INDEX flow_samples_end ON flow_samples(end_ns);
+
 PRAGMA user_version = 4;
